@@ -1,0 +1,277 @@
+"""ConsoleApp: the terminal UI. Screens, navigation, command palette, session checks.
+
+Every database call runs in a worker thread through `run_service`, which opens one session
+per call, hands the result back on the UI thread, and turns errors into notifications
+(or, when the session is over, back to the login screen).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.worker import get_current_worker
+
+from console.errors import ConsoleError, SessionEnded
+from console.permissions import Permission
+from console.principal import Principal
+from console.runtime import Runtime
+from screens.messages import LoggedIn, SessionOver
+
+log = logging.getLogger("flowpro.console")
+T = TypeVar("T")
+
+SESSION_CHECK_SECONDS = 1.0  # a revoked grant or disabled account ends the TUI within this
+SESSION_TOUCH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    key: str
+    title: str
+    module: str  # screens.<module>, holding class `screen`
+    screen: str
+    permission: Permission | None = None
+
+    @property
+    def available(self) -> bool:
+        return importlib.util.find_spec(f"screens.{self.module}") is not None
+
+
+AREAS: tuple[Area, ...] = (
+    Area("dashboard", "1", "Home", "dashboard", "DashboardScreen"),
+    Area("users", "2", "Users", "users", "UsersScreen", Permission.USERS_READ),
+    Area("roles", "3", "Roles", "roles", "RolesScreen", Permission.USERS_READ),
+    Area("logs", "4", "Logs", "logs", "LogsScreen", Permission.LOGS_READ),
+    Area("support", "5", "Support", "support", "SupportScreen"),
+    Area("jobs", "6", "Jobs", "jobs", "JobsScreen", Permission.JOBS_READ),
+    Area("retention", "7", "Retention", "retention", "RetentionScreen",
+         Permission.RETENTION_READ),
+    Area("exports", "8", "Exports", "exports", "ExportsScreen", Permission.EXPORT_RUN),
+    Area("requests", "9", "Requests", "requests", "RequestsScreen", Permission.REQUESTS_MANAGE),
+    Area("audit", "0", "Audit", "audit", "AuditScreen", Permission.AUDIT_READ),
+)
+
+
+class AreaCommands(Provider):
+    """Command palette: open any area the user may use."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, ConsoleApp)
+        matcher = self.matcher(query)
+        for area in app.visible_areas():
+            label = f"Go to {area.title}"
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(app.action_go, area.id),
+                          help=f"key {area.key}")
+
+
+class ConsoleApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "FlowPro Console"
+    COMMANDS = App.COMMANDS | {AreaCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit_console", "Quit", id="app.quit", priority=True),
+        Binding("ctrl+p,colon", "command_palette", "Commands", id="app.palette",
+                show=False),
+        Binding("ctrl+l,L", "logout", "Log out", id="app.logout", show=False),
+        *(Binding(area.key, f"go('{area.id}')", area.title, id=f"nav.{area.id}", show=False)
+          for area in AREAS),
+    ]
+
+    def __init__(self, runtime: Runtime, *, host: str | None = None) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.host = host or socket.gethostname()
+        self.principal: Principal | None = None
+        self.current_area: str | None = None
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.settings.ui.theme in self.available_themes:
+            self.theme = self.settings.ui.theme
+        if self.settings.keys:
+            self.set_keymap(dict(self.settings.keys))
+        self.set_interval(SESSION_CHECK_SECONDS, self._check_session)
+        self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
+        self.show_login()
+
+    def show_login(self, message: str = "") -> None:
+        from screens.login import LoginScreen
+
+        self.principal = None
+        self.current_area = None
+        screen = LoginScreen(banner=self.settings.ui.login_banner, message=message)
+        if len(self.screen_stack) > 1:
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def on_logged_in(self, message: LoggedIn) -> None:
+        self.principal = message.principal
+        self.action_go("dashboard")
+
+    def on_session_over(self, message: SessionOver) -> None:
+        self.end_session(message.reason)
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def visible_areas(self) -> list[Area]:
+        if self.principal is None:
+            return []
+        try:
+            permissions = self.principal.effective_permissions()
+        except SessionEnded:
+            return []
+        return [a for a in AREAS if a.available
+                and (a.permission is None or a.permission in permissions)]
+
+    def nav_items(self) -> list[tuple[str, str, str]]:
+        return [(a.id, self.get_key_display(Binding(a.key, "")), a.title)
+                for a in self.visible_areas()]
+
+    def action_go(self, area_id: str) -> None:
+        if self.principal is None:
+            return
+        area = next((a for a in AREAS if a.id == area_id), None)
+        if area is None or area not in self.visible_areas():
+            self.notify(f"{area.title if area else area_id} is not available to you",
+                        severity="warning")
+            return
+        module = importlib.import_module(f"screens.{area.module}")
+        screen: Screen[Any] = getattr(module, area.screen)()
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.current_area = area.id
+        self.switch_screen(screen)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.principal is not None:
+            yield SystemCommand("Log out", "End this session and return to the login screen",
+                                self.action_logout)
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def action_logout(self) -> None:
+        if self.principal is not None:
+            self.end_session("logout", notice="Logged out.")
+
+    def action_quit_console(self) -> None:
+        if self.principal is not None:
+            self._record_logout(self.principal, "quit")
+        self.exit()
+
+    def end_session(self, reason: str, *, notice: str | None = None) -> None:
+        principal = self.principal
+        if principal is None:
+            return
+        self._record_logout(principal, reason)
+        self.show_login(notice or f"Session ended: {reason}")
+
+    def _record_logout(self, principal: Principal, reason: str) -> None:
+        self.principal = None
+        self.workers.cancel_all()
+        from console.auth import end_session
+
+        try:
+            with self.runtime.database.scope() as db:
+                end_session(db, principal, reason=reason)
+        except Exception:  # the logout must not be blocked by a failing database
+            log.exception("could not record the logout")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session-check")
+    def _check_session(self) -> None:
+        principal = self.principal
+        if principal is None:
+            return
+        try:
+            principal.effective_permissions()
+        except SessionEnded as exc:
+            if self.principal is principal:
+                self.call_from_thread(self.end_session, exc.message)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session-touch")
+    def _touch_session(self) -> None:
+        principal = self.principal
+        if principal is None:
+            return
+        from console.auth import touch_session
+
+        with self.runtime.database.scope() as db:
+            touch_session(db, principal)
+
+    def terminal_lost(self, reason: str) -> None:
+        """Called from the terminal watch thread: record the logout, nothing else."""
+        principal = self.principal
+        if principal is not None:
+            self.principal = None
+            from console.auth import end_session
+
+            with self.runtime.database.scope() as db:
+                end_session(db, principal, reason=reason)
+
+    # -- services -------------------------------------------------------------------------
+
+    def run_service(self, owner: Widget, fn: Callable[..., T], *args: Any,
+                    on_done: Callable[[T], None] | None = None,
+                    on_error: Callable[[ConsoleError], None] | None = None,
+                    group: str = "service", exclusive: bool = True, **kwargs: Any) -> None:
+        """Call `fn(db, principal, *args, **kwargs)` in a worker thread owned by `owner`;
+        deliver the result to `on_done` on the UI thread."""
+        principal = self.principal
+        if principal is None:
+            return
+
+        def job() -> None:
+            worker = get_current_worker()
+            try:
+                with self.runtime.database.scope() as db:
+                    result = fn(db, principal, *args, **kwargs)
+            except SessionEnded as exc:
+                self.call_from_thread(self.end_session, exc.message)
+                return
+            except ConsoleError as exc:
+                if not worker.is_cancelled:
+                    self.call_from_thread(on_error or self.show_error, exc)
+                return
+            except Exception as exc:
+                log.exception("service call failed")
+                if not worker.is_cancelled:
+                    self.call_from_thread(self.notify, f"Internal error: {type(exc).__name__}. "
+                                          "The change was not applied.", severity="error")
+                return
+            if on_done is not None and not worker.is_cancelled:
+                try:
+                    self.call_from_thread(on_done, result)
+                except Exception:
+                    log.exception("showing a service result failed")
+                    self.call_from_thread(self.notify, "Internal error while showing the "
+                                          "result; see the console log.", severity="error")
+
+        owner.run_worker(job, thread=True, exclusive=exclusive, group=group,
+                         exit_on_error=False)
+
+    def show_error(self, error: ConsoleError) -> None:
+        from console.display import printable
+
+        self.notify(printable(error.message), severity="error", timeout=8, markup=False)

@@ -1,0 +1,13 @@
+"""The CLI's command groups, one module per domain: name -> (module, attribute).
+
+Modules import only click at the top; services are imported inside each command.
+"""
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("setup", "init"),
+    "demo": ("setup", "demo"),
+    "db": ("setup", "db"),
+    "config": ("setup", "config_group"),
+    "tui": ("tui", "tui"),
+    "audit": ("audit", "audit"),
+}

@@ -1,0 +1,58 @@
+"""Opening the terminal UI (the only place Textual gets imported)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from console.commands.base import CliState, fail
+
+
+def open_tui(state: CliState) -> None:
+    """Open the console on the configured installation; returns when the user quits."""
+    settings = state.settings()
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        fail("the console needs a terminal; use the subcommands (see --help) in scripts", 2)
+    color = settings.ui.color_system.value
+    if color == "none":
+        os.environ["NO_COLOR"] = "1"
+    elif color != "auto":
+        os.environ["TEXTUAL_COLOR_SYSTEM"] = color
+    runtime = state.runtime()
+    _log_to_file(runtime.data_dir / "console.log")
+    from console.app import ConsoleApp
+    from console.terminal import TerminalWatch
+
+    app = ConsoleApp(runtime)
+    watch = TerminalWatch(app.terminal_lost)
+    watch.start()
+    try:
+        app.run(mouse=settings.ui.mouse and not state.no_mouse)
+    finally:
+        watch.stop()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def _log_to_file(path) -> None:
+    """Errors go to a file: anything printed to the terminal would garble the screen."""
+    import logging
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+@click.command()
+@click.pass_obj
+def tui(state: CliState) -> None:
+    """Open the console (the same as running flowpro-console without a command)."""
+    open_tui(state)

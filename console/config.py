@@ -1,0 +1,205 @@
+"""config.toml -> typed, validated, frozen settings.
+
+Discovery, highest first: the `--config` flag, `FLOWPRO_CONSOLE_CONFIG`, `./config.toml`,
+`/etc/flowpro-console/config.toml`. `FLOWPRO_DATABASE_URL` overrides `[database] url`.
+Every problem is one `ConfigError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from console.errors import ConfigError
+
+ENV_CONFIG = "FLOWPRO_CONSOLE_CONFIG"
+ENV_DATABASE_URL = "FLOWPRO_DATABASE_URL"
+SYSTEM_CONFIG = Path("/etc/flowpro-console/config.toml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StorageSettings(Section):
+    data_dir: str = "var"
+
+
+class SslMode(StrEnum):
+    DISABLE = "disable"
+    ALLOW = "allow"
+    PREFER = "prefer"
+    REQUIRE = "require"
+    VERIFY_CA = "verify-ca"
+    VERIFY_FULL = "verify-full"
+
+
+class DatabaseSettings(Section):
+    url: str = ""
+    sslmode: SslMode = Field(default=SslMode.PREFER, strict=False)
+    sslrootcert: str = ""
+    sslcert: str = ""
+    sslkey: str = ""
+    busy_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class SecuritySettings(Section):
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8192, le=4_194_304)
+    argon2_parallelism: int = Field(default=4, ge=1, le=64)
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_window_minutes: int = Field(default=15, ge=1, le=1440)
+    lockout_minutes: int = Field(default=15, ge=1, le=10080)
+    password_min_length: int = Field(default=12, ge=8, le=256)
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    mfa_required_roles: tuple[str, ...] = Field(default=(), strict=False)
+    idle_lock_minutes: int = Field(default=10, ge=1, le=1440)
+    trust_os_owner: bool = True
+
+
+class ColorSystem(StrEnum):
+    AUTO = "auto"
+    STANDARD = "standard"
+    EIGHT_BIT = "256"
+    TRUECOLOR = "truecolor"
+    NONE = "none"
+
+
+class UiSettings(Section):
+    color_system: ColorSystem = Field(default=ColorSystem.AUTO, strict=False)
+    mouse: bool = True
+    timezone: str = "local"
+    theme: str = "textual-dark"
+    login_banner: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value in ("local", "UTC"):
+            return value
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be 'local', 'UTC' or an IANA zone like 'Europe/Berlin'") from exc
+        return value
+
+
+class AuditSettings(Section):
+    checkpoint_every: int = Field(default=100, ge=1, le=100_000)
+
+
+class Settings(Section):
+    """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
+
+    storage: StorageSettings = StorageSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings = SecuritySettings()
+    ui: UiSettings = UiSettings()
+    audit: AuditSettings = AuditSettings()
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    # Not read from the file: where it came from, and the resolved data directory.
+    source: Path | None = Field(default=None, exclude=True)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.storage.data_dir).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.data_dir / 'console.db'}"
+
+
+def find_config(flag: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read, by precedence; None when there is none anywhere."""
+    env = os.environ if env is None else env
+    if flag:
+        return Path(flag)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    for candidate in (Path.cwd() / "config.toml", SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0] if loc else "?"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    got = error.get("input")
+    if kind != "missing" and not isinstance(got, dict):
+        message += f" (got {got!r})"
+    return f"{key}: {message}"
+
+
+def parse_settings(data: Mapping[str, Any], *, source: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> Settings:
+    """Validate a parsed TOML document. Raises ConfigError naming the file and the key."""
+    env = os.environ if env is None else env
+    base = source.resolve().parent if source else Path.cwd()
+    try:
+        settings = Settings.model_validate({**data, "source": source, "base_dir": base})
+    except PydanticValidationError as exc:
+        where = str(source) if source else "built-in defaults"
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"config error in {where}: {_describe(first)}{more}") from None
+    override = env.get(ENV_DATABASE_URL)
+    if override:
+        settings = settings.model_copy(
+            update={"database": settings.database.model_copy(update={"url": override})})
+    return settings
+
+
+def load_settings(flag: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  *, required: bool = True) -> Settings:
+    """Find, read and validate the configuration.
+
+    Raises ConfigError when the named file is missing or invalid, or when `required` and
+    no config file exists anywhere.
+    """
+    env = os.environ if env is None else env
+    path = find_config(flag, env)
+    if path is None:
+        if required:
+            raise ConfigError(
+                "no config.toml found: looked in ./config.toml and "
+                f"{SYSTEM_CONFIG}; pass --config PATH, set {ENV_CONFIG}, "
+                "or run `flowpro-console init`")
+        return parse_settings({}, env=env)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; check --config or {ENV_CONFIG}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config error in {path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    return parse_settings(data, source=path, env=env)

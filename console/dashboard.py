@@ -1,0 +1,54 @@
+"""What the dashboard shows: the data under governance, recent activity, who is here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from console.auth import active_sessions
+from console.catalog import CATEGORIES, Category
+from console.permissions import Permission
+from console.principal import Principal
+from models.audit import AuditEvent
+from models.identity import LoginSession
+
+
+@dataclass(frozen=True)
+class CategoryStats:
+    name: str
+    title: str
+    owner: str
+    rows: int
+    oldest: date | datetime | None
+    newest: date | datetime | None
+
+
+@dataclass
+class Overview:
+    categories: list[CategoryStats] = field(default_factory=list)
+    recent_events: list[AuditEvent] = field(default_factory=list)
+    sessions: list[LoginSession] = field(default_factory=list)
+
+
+def category_stats(db: Session, cat: Category) -> CategoryStats:
+    column = getattr(cat.model, cat.age_column)
+    rows, oldest, newest = db.exec(
+        select(func.count(), func.min(column), func.max(column)).select_from(cat.model)).one()
+    return CategoryStats(cat.name.value, cat.title, cat.owner.value, int(rows), oldest, newest)
+
+
+def overview(db: Session, actor: Principal, *, events: int = 8) -> Overview:
+    """Counts per data category for everyone logged in; recent audit events for holders of
+    audit.read; open sessions for holders of users.read. Raises SessionEnded if the
+    actor's session is over."""
+    permissions = actor.effective_permissions()
+    result = Overview(categories=[category_stats(db, c) for c in CATEGORIES])
+    if Permission.AUDIT_READ in permissions:
+        result.recent_events = list(db.exec(
+            select(AuditEvent).order_by(AuditEvent.id.desc()).limit(events)).all())  # type: ignore[union-attr]
+    if Permission.USERS_READ in permissions:
+        result.sessions = active_sessions(db)
+    return result

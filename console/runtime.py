@@ -1,0 +1,54 @@
+"""The opened installation: settings, database and keys, checked before use.
+
+The CLI and the TUI both start here, so both refuse the same things with the same words:
+an insecure key file, a missing data directory, a schema that is behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.config import Settings
+from console.db import Database, ensure_current
+from console.errors import ConfigError
+from console.keys import KeyStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    keys: KeyStore
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def make_database(settings: Settings, keys: KeyStore | None = None) -> Database:
+    database = Database(settings.database_url, settings.database)
+    database.configure_audit(keys, settings.audit.checkpoint_every)
+    return database
+
+
+def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
+    """Open an initialized installation. Raises ConfigError / SchemaOutdated with the fix."""
+    data_dir = settings.data_dir
+    if not data_dir.is_dir():
+        where = f" (from {settings.source})" if settings.source else ""
+        raise ConfigError(f"data directory {data_dir}{where} does not exist: run "
+                          f"`flowpro-console init --data-dir {data_dir}` first")
+    keys = KeyStore(data_dir)
+    keys.check_permissions()
+    database = make_database(settings, keys)
+    if check_schema:
+        try:
+            ensure_current(database)
+        except BaseException:
+            database.dispose()
+            raise
+    return Runtime(settings=settings, database=database, keys=keys)
