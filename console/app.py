@@ -146,7 +146,10 @@ class ConsoleApp(App[None]):
                 and (a.permission is None or a.permission in permissions)]
 
     def nav_items(self) -> list[tuple[str, str, str]]:
-        return [(a.id, self.get_key_display(Binding(a.key, "")), a.title)
+        """(area id, key as displayed, title); keys remapped in [keys] show as remapped."""
+        keymap = self._keymap
+        return [(a.id, self.get_key_display(
+                    Binding(keymap.get(f"nav.{a.id}", a.key).split(",")[0], "")), a.title)
                 for a in self.visible_areas()]
 
     def action_go(self, area_id: str) -> None:

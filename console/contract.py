@@ -14,7 +14,6 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
 
-from console import audit
 from console.errors import AccessDenied, ConsoleError
 from console.principal import Principal
 
@@ -38,6 +37,8 @@ def service(action: str, *, audit_errors: bool = False) -> Callable[
             try:
                 return fn(db, actor, *args, **kwargs)
             except AccessDenied as exc:
+                from console import audit  # audit's own services use this decorator
+
                 db.rollback()
                 audit.record_alone(db, actor, action, outcome=audit.Outcome.DENIED,
                                    target=_target_of(args, kwargs),
@@ -47,6 +48,8 @@ def service(action: str, *, audit_errors: bool = False) -> Callable[
             except ConsoleError as exc:
                 db.rollback()
                 if audit_errors:
+                    from console import audit
+
                     audit.record_alone(db, actor, action, outcome=audit.Outcome.ERROR,
                                        target=_target_of(args, kwargs),
                                        details={"error": exc.message})
