@@ -11,10 +11,11 @@ import importlib
 import importlib.util
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -27,8 +28,11 @@ from textual.worker import get_current_worker
 from console.errors import ConsoleError, SessionEnded
 from console.permissions import Permission
 from console.principal import Principal
-from console.runtime import Runtime
 from screens.messages import LoggedIn, SessionOver
+
+if TYPE_CHECKING:
+    from console.config import Settings
+    from console.runtime import Runtime
 
 log = logging.getLogger("flowpro.console")
 T = TypeVar("T")
@@ -94,17 +98,55 @@ class ConsoleApp(App[None]):
           for area in AREAS),
     ]
 
-    def __init__(self, runtime: Runtime, *, host: str | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, *, settings: Settings | None = None,
+                 opener: Callable[[], Runtime] | None = None, host: str | None = None) -> None:
+        """Give a ready `runtime`, or `settings` and an `opener` that makes one: the login
+        screen then paints first and the database opens while the user types."""
         super().__init__()
-        self.runtime = runtime
-        self.settings = runtime.settings
+        if runtime is None and (settings is None or opener is None):
+            raise TypeError("ConsoleApp needs a runtime, or settings and an opener")
+        self._runtime = runtime
+        self._opener = opener
+        self._runtime_ready = threading.Event()
+        if runtime is not None:
+            self._runtime_ready.set()
+        self.settings: Settings = runtime.settings if runtime else settings  # type: ignore[assignment]
         self.host = host or socket.gethostname()
         self.principal: Principal | None = None
         self.current_area: str | None = None
 
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise ConsoleError("the database is still opening; try again in a moment")
+        return self._runtime
+
+    def wait_until_ready(self, timeout: float = 30.0) -> Runtime:
+        """From a worker thread: the runtime, once the database has opened."""
+        self._runtime_ready.wait(timeout)
+        return self.runtime
+
     # -- start-up ---------------------------------------------------------------------
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def _open_runtime(self) -> None:
+        assert self._opener is not None
+        try:
+            runtime = self._opener()
+        except ConsoleError as exc:
+            self.call_from_thread(self.exit, None, exc.exit_code, f"error: {exc.message}")
+            return
+        except Exception as exc:
+            log.exception("opening the installation failed")
+            self.call_from_thread(self.exit, None, 1,
+                                  f"error: cannot open the installation: {exc}")
+            return
+        self._runtime = runtime
+        self._runtime_ready.set()
+
     def on_mount(self) -> None:
+        if self._runtime is None:
+            self._open_runtime()
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         if self.settings.keys:

@@ -62,8 +62,8 @@ class LoginScreen(Screen[None]):
         from console.auth import authenticate
 
         app = self.app
-        runtime = app.runtime  # type: ignore[attr-defined]
         try:
+            runtime = app.wait_until_ready()  # type: ignore[attr-defined]
             with runtime.database.scope() as db:
                 principal = authenticate(runtime.database, db, runtime.settings.security,
                                          username, password, channel="tui",

@@ -20,12 +20,16 @@ def open_tui(state: CliState) -> None:
         os.environ["NO_COLOR"] = "1"
     elif color != "auto":
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
-    runtime = state.runtime()
-    _log_to_file(runtime.data_dir / "console.log")
+    # Checks that need no database run now, so the refusal comes before the screen opens;
+    # the database itself opens in the background while the login screen is painted.
+    from console.runtime import precheck
+
+    precheck(settings)
+    _log_to_file(settings.data_dir / "console.log")
     from console.app import ConsoleApp
     from console.terminal import TerminalWatch
 
-    app = ConsoleApp(runtime)
+    app = ConsoleApp(settings=settings, opener=state.runtime)
     watch = TerminalWatch(app.terminal_lost)
     watch.start()
     try:
@@ -34,6 +38,7 @@ def open_tui(state: CliState) -> None:
         watch.stop()
     if app.return_code:
         sys.exit(app.return_code)
+    # A terminal lost mid-exit or an error message from the app was already printed.
 
 
 def _log_to_file(path) -> None:
