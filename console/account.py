@@ -132,10 +132,12 @@ def uses_totp(db: Session, actor: Principal) -> bool:
     return _own_account(db, actor).totp_confirmed
 
 
-def record_idle_lock(db: Session, actor: Principal, *, idle_minutes: int) -> None:
-    """Audit that the terminal UI locked itself after `idle_minutes` without input."""
+def record_idle_lock(db: Session, actor: Principal, *, idle_minutes: int | None) -> None:
+    """Audit that the terminal UI locked itself after `idle_minutes` without input (None:
+    locked on request)."""
     audit.record_alone(db, actor, "auth.idle_lock", target=f"user:{actor.name}",
-                       details={"idle_minutes": idle_minutes})
+                       details={"idle_minutes": idle_minutes} if idle_minutes is not None
+                       else {"manual": True})
 
 
 def unlock_session(db: Session, actor: Principal, *, security: SecuritySettings,
