@@ -80,6 +80,7 @@ class LoginScreen(Screen[None]):
         except ConsoleError as exc:
             app.call_from_thread(self._failed, exc.message)
             return
+        app.call_from_thread(self._show, "")
         if principal is None:
             app.call_from_thread(self._second_factor, pending)
             return
@@ -94,7 +95,7 @@ class LoginScreen(Screen[None]):
 
         def done(principal: Principal | None) -> None:
             if principal is None:
-                self._failed("Login cancelled.")
+                self._failed("Login cancelled: start again.")
                 return
             self.app.post_message(LoggedIn(principal, pending.must_change_password))
 

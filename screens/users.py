@@ -156,6 +156,7 @@ class UsersScreen(AreaScreen):
         if current is not None and current.username in self.users:
             table.move_cursor(row=table.get_row_index(current.username))
         self._show_detail()
+        self.refresh_bindings()
 
     def selected(self) -> UserInfo | None:
         table = self.query_one("#users-table", DataTable)
@@ -226,7 +227,7 @@ class UsersScreen(AreaScreen):
         if not needs_user:
             return True
         if user is None:
-            return None
+            return False
         state = {"disable": user.status is not UserStatus.DISABLED,
                  "enable": user.status is UserStatus.DISABLED,
                  "unlock": user.locked_until is not None,

@@ -14,6 +14,10 @@ from tests.conftest import ADMIN, ADMIN_PASSWORD
 from tests.idhelp import PASSWORD, add_user, details, enrol, last_event, user_row
 from tests.ptyhelp import PtyProcess
 
+# The CLI is the same on both backends (the services' tests cover both); one flow runs on
+# PostgreSQL too, the rest on SQLite to keep the subprocesses few.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def cfg(installation, tmp_path: Path) -> Path:
@@ -38,6 +42,7 @@ def test_add_list_json_and_set_roles(cfg: Path, db) -> None:
     assert event.actor.startswith("os:") and details(event)["added"] == ["operator"]
 
 
+@sqlite_only
 def test_exit_codes(cfg: Path, installation, tmp_path: Path) -> None:
     weak = run_cli("users", "add", "bob", "--password-stdin", config=cfg, input="letmein\n")
     assert weak.code == 2 and "password: must be at least 12" in weak.err
@@ -60,6 +65,7 @@ def test_exit_codes(cfg: Path, installation, tmp_path: Path) -> None:
         assert result.err.count("\n") == 1 and "Traceback" not in result.err
 
 
+@sqlite_only
 def test_reset_password_prints_it_once_and_vendor_ceiling(cfg: Path, runtime, db) -> None:
     add_user(runtime, db, "fp-jane", "support", kind="vendor")
     reset = run_cli("users", "reset-password", "fp-jane", config=cfg)
@@ -73,6 +79,7 @@ def test_reset_password_prints_it_once_and_vendor_ceiling(cfg: Path, runtime, db
     assert last_event(db, "users.set_roles", target="user:fp-jane").outcome == "error"
 
 
+@sqlite_only
 def test_lifecycle_commands(cfg: Path, runtime, db) -> None:
     add_user(runtime, db, "bob")
     enrol(runtime, db, "bob")
@@ -92,6 +99,7 @@ def test_lifecycle_commands(cfg: Path, runtime, db) -> None:
     assert not_locked.code == 1 and "not locked" in not_locked.err
 
 
+@sqlite_only
 def test_roles_commands(cfg: Path, db) -> None:
     assert run_cli("roles", "add", "readers", "--permissions", "logs.read",
                    "--description", "Reads logs", config=cfg).code == 0
@@ -119,6 +127,7 @@ def _console(cfg: Path, *args: str) -> PtyProcess:
 
 
 @pytest.mark.integration
+@sqlite_only
 def test_user_login_on_the_cli_asks_for_the_totp_code(cfg: Path, runtime, db) -> None:
     from console import mfa
 
@@ -138,6 +147,7 @@ def test_user_login_on_the_cli_asks_for_the_totp_code(cfg: Path, runtime, db) ->
 
 
 @pytest.mark.integration
+@sqlite_only
 def test_temporary_password_is_changed_with_passwd(cfg: Path, runtime, db) -> None:
     add_user(runtime, db, "bob", "auditor", must_change=True)
     proc = _console(cfg, "--user", "bob", "users", "passwd")

@@ -3,6 +3,7 @@ screen shows, and what the database and the audit trail hold after."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Input, SelectionList
 
 from console import mfa
@@ -19,6 +20,9 @@ from tests.idhelp import (
     user_row,
 )
 from tests.tuihelp import log_in, screen_text, settle, table_rows, wait_for_screen
+
+# The main flows run on both backends; the rest of the screen behaviour on SQLite only.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 async def open_users(pilot, app: ConsoleApp) -> None:
@@ -87,6 +91,7 @@ async def test_add_a_user_then_give_a_role(runtime, db) -> None:
     assert event.actor == ADMIN and details(event)["added"] == ["operator"]
 
 
+@sqlite_only
 async def test_forms_show_what_the_service_refuses(runtime, db) -> None:
     add_user(runtime, db, "fp-jane", "support", kind=AccountKind.VENDOR)
     app = ConsoleApp(runtime, host="testhost")
@@ -112,6 +117,7 @@ async def test_forms_show_what_the_service_refuses(runtime, db) -> None:
     assert last_event(db, "users.disable").outcome == "denied"
 
 
+@sqlite_only
 async def test_filter_and_disable_with_reason(runtime, db) -> None:
     add_user(runtime, db, "fp-jane", "support", kind=AccountKind.VENDOR)
     add_user(runtime, db, "bob", "auditor")
@@ -173,6 +179,7 @@ async def test_reset_password_then_forced_change_at_login(runtime, db) -> None:
     assert details(last_event(db, "auth.password_change")) == {"forced": True}
 
 
+@sqlite_only
 async def test_not_changing_the_temporary_password_logs_out(runtime, db) -> None:
     add_user(runtime, db, "bob", "auditor", must_change=True)
     app = ConsoleApp(runtime, host="testhost")
@@ -186,6 +193,7 @@ async def test_not_changing_the_temporary_password_logs_out(runtime, db) -> None
     assert last_event(db, "auth.logout", target="user:bob").outcome == "ok"
 
 
+@sqlite_only
 async def test_totp_step_at_login(runtime, db, clock) -> None:
     add_user(runtime, db, "bob", "auditor")
     secret = enrol(runtime, db, "bob")
@@ -202,6 +210,7 @@ async def test_totp_step_at_login(runtime, db, clock) -> None:
     assert details(last_event(db, "auth.login", target="user:bob"))["mfa"] == "totp"
 
 
+@sqlite_only
 async def test_vendor_enrols_totp_at_first_login(runtime, db, clock) -> None:
     import base64
 
@@ -213,6 +222,7 @@ async def test_vendor_enrols_totp_at_first_login(runtime, db, clock) -> None:
         text = screen_text(app)
         assert "otpauth://totp/FlowPro:fp-jane" in text.replace("\n", "") or "otpauth" in text
         assert "█" in text and "▀" in text  # the QR code, drawn in the terminal
+        assert app.screen.query_one("#confirm", Button).region.bottom <= 24  # fits 80x24
         key = str(app.screen.query_one("#secret").render()).replace(" ", "")
         raw = base64.b32decode(key + "=" * (-len(key) % 8))
         set_field(app, "code", mfa.code_at(raw, clock.now()))
@@ -253,6 +263,7 @@ async def test_idle_lock_and_unlock(runtime, db, clock) -> None:
     assert last_event(db, "auth.unlock").outcome == "ok"
 
 
+@sqlite_only
 async def test_disabled_user_is_thrown_out_mid_session(runtime, db, root) -> None:
     from console.users import disable_user
 
@@ -266,6 +277,7 @@ async def test_disabled_user_is_thrown_out_mid_session(runtime, db, root) -> Non
         assert "disabled" in screen_text(app)
 
 
+@sqlite_only
 async def test_roles_screen_matrix_and_create(runtime, db) -> None:
     app = ConsoleApp(runtime, host="testhost")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -296,6 +308,7 @@ async def test_roles_screen_matrix_and_create(runtime, db) -> None:
     assert event.actor == ADMIN and details(event)["permissions"] == ["logs.read"]
 
 
+@sqlite_only
 async def test_screens_fit_80x24(runtime, db) -> None:
     for i in range(30):
         add_user(runtime, db, f"user{i:02d}", "auditor")
@@ -315,3 +328,26 @@ async def test_screens_fit_80x24(runtime, db) -> None:
         await pilot.press("e")
         await wait_for_screen(pilot, app, "RoleFormScreen")
         assert app.screen.query_one("#save", Button).region.bottom <= 24
+
+
+@sqlite_only
+async def test_actions_from_the_command_palette(runtime, db) -> None:
+    from textual.command import CommandPalette
+
+    add_user(runtime, db, "bob", "auditor")
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_users(pilot, app)
+        await select_user(pilot, app, "bob")
+        await pilot.press("ctrl+p")
+        await wait_for_screen(pilot, app, "CommandPalette")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        palette.query_one(Input).value = "disable bob"
+        await pilot.pause(0.5)
+        await settle(pilot, app)
+        assert "Disable bob" in screen_text(app)
+        assert "Enable bob" not in screen_text(app)  # bob is not disabled
+        await pilot.press("down", "enter")
+        await wait_for_screen(pilot, app, "ReasonScreen")
+        assert "Disable bob?" in screen_text(app)

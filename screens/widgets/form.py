@@ -48,7 +48,7 @@ class FormField(Vertical):
     FormField > Input { background: $boost; }
     FormField > Input:focus { background: $primary 30%; }
     FormField > Input.-invalid { background: $error 30%; }
-    FormField > .field-error { color: $error; height: auto; }
+    FormField > .field-error { color: $error; height: auto; display: none; }
     """
 
     class Changed(Message):
@@ -117,7 +117,9 @@ class FormField(Vertical):
 
     def show(self, problem: str | None) -> None:
         """Show a problem under the field (from typing, or from the service on save)."""
-        self.query_one(".field-error", Static).update(wrapped(problem or ""))
+        error = self.query_one(".field-error", Static)
+        error.update(wrapped(problem or ""))
+        error.display = bool(problem)
         self.query_one(Input).set_class(bool(problem), "-invalid")
 
 
@@ -139,6 +141,7 @@ class FormScreen(ModalScreen[T]):
         self.busy = False
 
     def on_mount(self) -> None:
+        self.query_one("#form-error", Static).display = False
         self.call_after_refresh(self.update_save)
 
     def on_form_field_changed(self, _event: FormField.Changed) -> None:
@@ -182,7 +185,9 @@ class FormScreen(ModalScreen[T]):
         self.update_save()
 
     def say(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(wrapped(message))
+        error = self.query_one("#form-error", Static)
+        error.update(wrapped(message))
+        error.display = bool(message)
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
