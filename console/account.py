@@ -65,6 +65,7 @@ def change_password(db: Session, actor: Principal, *, security: SecuritySettings
         ok = verify_password(security, user.password_hash, current)
         if not ok or is_locked(user, now):
             with writing(db):
+                db.refresh(user, with_for_update=True)
                 if not is_locked(user, now):
                     register_failure(db, user, security, now, actor)
                 audit.record(db, actor, "auth.password_change", target=f"user:{user.username}",
@@ -153,6 +154,7 @@ def unlock_session(db: Session, actor: Principal, *, security: SecuritySettings,
     ok = verify_password(security, user.password_hash, password)
     if not ok or is_locked(user, now):
         with writing(db):
+            db.refresh(user, with_for_update=True)
             was_locked = is_locked(user, now)
             newly = False if was_locked else register_failure(db, user, security, now, actor)
             audit.record(db, actor, "auth.unlock", target=f"user:{user.username}",

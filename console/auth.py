@@ -11,8 +11,10 @@ An account that must change its password holds no permission until it has.
 
 from __future__ import annotations
 
+import secrets
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -42,8 +44,9 @@ class LoginStep(StrEnum):
 
 @dataclass
 class PendingLogin:
-    """A login whose password was right. Only `begin_login` makes one; it is good for one
-    `finish_login`, within PENDING_LOGIN_TIME."""
+    """A login whose password was right. Only `begin_login` makes one (a hand-made one
+    carries no issued token and is refused); it is good for one `finish_login`, within
+    PENDING_LOGIN_TIME."""
 
     user_id: int
     username: str
@@ -53,6 +56,30 @@ class PendingLogin:
     source: str | None
     expires_at: datetime
     used: bool = False
+    token: str = field(default="", repr=False)
+
+
+_issued: dict[str, datetime] = {}  # token of each PendingLogin begin_login made -> expiry
+_issued_lock = threading.Lock()
+
+
+def _issue(pending: PendingLogin) -> None:
+    pending.token = secrets.token_urlsafe(24)
+    now = clock.now()
+    with _issued_lock:
+        for token in [t for t, until in _issued.items() if until < now]:
+            del _issued[token]
+        _issued[pending.token] = pending.expires_at
+
+
+def _check_pending(pending: PendingLogin, now: datetime, *, spend: bool = False) -> None:
+    with _issued_lock:
+        valid = (not pending.used and now <= pending.expires_at
+                 and _issued.get(pending.token) == pending.expires_at)
+        if spend or not valid:
+            _issued.pop(pending.token, None)
+    if not valid:
+        raise AuthenticationFailed("Login timed out: start again.")
 
 
 @dataclass(frozen=True)
@@ -146,7 +173,8 @@ def begin_login(database: Database, db: Session, security: SecuritySettings, use
     pending: PendingLogin | None = None
     with writing(db):
         if user is not None:
-            db.refresh(user)
+            # Row-locked: parallel guesses must not lose each other's failure counts.
+            db.refresh(user, with_for_update=True)
         locked = user is not None and is_locked(user, now)
         if user is None or not ok or locked or user.disabled:
             reason = ("unknown user" if user is None else "disabled" if user.disabled
@@ -170,6 +198,7 @@ def begin_login(database: Database, db: Session, security: SecuritySettings, use
                                    must_change_password=user.must_change_password,
                                    channel=channel, source=source,
                                    expires_at=now + PENDING_LOGIN_TIME)
+            _issue(pending)
             if step is not LoginStep.DONE:
                 audit.record(db, _as_actor(user, source), "auth.password",
                              target=f"user:{username}",
@@ -182,7 +211,8 @@ def begin_login(database: Database, db: Session, security: SecuritySettings, use
 def start_enrolment(db: Session, keys: KeyStore, pending: PendingLogin) -> Enrolment:
     """For a login at step ENROL: make a new TOTP secret (stored encrypted, unconfirmed)
     and return it to show. The login's code confirms it."""
-    if pending.step is not LoginStep.ENROL or pending.used or clock.now() > pending.expires_at:
+    _check_pending(pending, clock.now())
+    if pending.step is not LoginStep.ENROL:
         raise AuthenticationFailed("Login timed out: start again.")
     secret = mfa.new_secret()
     if db.in_transaction():
@@ -208,14 +238,15 @@ def finish_login(database: Database, db: Session, security: SecuritySettings,
     TOTP lockout), a timed-out login, or an account disabled or locked meanwhile.
     """
     now = clock.now()
-    if pending.used or now > pending.expires_at:
-        raise AuthenticationFailed("Login timed out: start again.")
+    _check_pending(pending, now)
     if pending.step is not LoginStep.DONE:
         if keys is None:
             raise ConsoleError("TOTP needs the installation's keys; none were given")
         if not mfa.verify_code(db, security, keys, pending.user_id, code or "",
                                source=pending.source):
             raise AuthenticationFailed(CODE_FAILED)
+    _check_pending(pending, now, spend=True)  # one session per login, even if raced
+    pending.used = True
     if db.in_transaction():
         db.rollback()
     principal: Principal | None = None
@@ -248,7 +279,6 @@ def finish_login(database: Database, db: Session, security: SecuritySettings,
                          details={"channel": pending.channel, "roles": list(roles),
                                   "mfa": pending.step.value,
                                   "must_change": user.must_change_password})
-    pending.used = True
     if principal is None:
         raise AuthenticationFailed()
     return principal

@@ -126,7 +126,7 @@ def verify_code(db: Session, security: SecuritySettings, keys: KeyStore, user_id
     """
     now = clock.now()
     with writing(db):
-        user = db.get(User, user_id, populate_existing=True)
+        user = db.get(User, user_id, populate_existing=True, with_for_update=True)
         if user is None:
             return False
         secret = load_secret(keys, user)

@@ -19,7 +19,7 @@ from console.db import writing
 from console.errors import Conflict, NotFound, ValidationError
 from console.permissions import BUILTIN_ROLES, SUPPORT_CEILING, Permission
 from console.principal import Principal
-from console.safety import keeping_an_administrator, require_held
+from console.safety import keeping_an_administrator, require_held, serialize_access_changes
 from models.identity import Role, RolePermission, User, UserRole
 
 ROLE_NAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
@@ -197,6 +197,7 @@ def update_role(db: Session, actor: Principal, name: str, *, rename: str | None 
     if description is not None:
         validate_description(description)
     with writing(db):
+        serialize_access_changes(db)
         role = get_role(db, name)
         changes: dict[str, object] = {}
         if rename is not None and rename != role.name:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from console.db import backend_of
 from console.errors import AccessDenied, Conflict
 from console.permissions import SUPPORT_CEILING, Permission
 from console.principal import Principal
@@ -25,6 +27,7 @@ from models.identity import RolePermission, User, UserRole
 
 ADMIN_POWERS: frozenset[Permission] = frozenset({Permission.USERS_WRITE,
                                                  Permission.ROLES_WRITE})
+_PG_ACCESS_LOCK = 0x46500A01  # advisory lock id serializing changes of who may administer
 
 
 def active_administrators(db: Session) -> list[str]:
@@ -42,10 +45,24 @@ def active_administrators(db: Session) -> list[str]:
     return sorted(name for name, perms in held.items() if perms >= wanted)
 
 
+def serialize_access_changes(db: Session) -> None:
+    """Inside `writing`: wait for any other transaction changing roles or accounts to end,
+    so what is read next is current (PostgreSQL; a no-op on SQLite, whose write
+    transactions are serialized already). Reentrant within a transaction."""
+    if backend_of(db) == "postgresql":
+        db.exec(select(func.pg_advisory_xact_lock(_PG_ACCESS_LOCK)))  # type: ignore[call-overload]
+
+
 @contextlib.contextmanager
 def keeping_an_administrator(db: Session, change: str) -> Iterator[None]:
     """Wrap a change (inside `writing`): raise Conflict, rolling it back, when it would leave
-    no active administrator where there was one."""
+    no active administrator where there was one.
+
+    Two administrators demoting each other at the same moment must not both succeed: on
+    PostgreSQL (read committed) such changes take one advisory lock first, so the second
+    sees the first's result; SQLite's BEGIN IMMEDIATE already serializes writers.
+    """
+    serialize_access_changes(db)
     before = active_administrators(db)
     yield
     db.flush()

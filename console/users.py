@@ -24,7 +24,13 @@ from console.passwords import check_policy, hash_password
 from console.permissions import Permission
 from console.principal import Principal
 from console.roles import get_role, role_permissions, roles_of
-from console.safety import check_vendor_ceiling, forbid_self, keeping_an_administrator, require_held
+from console.safety import (
+    check_vendor_ceiling,
+    forbid_self,
+    keeping_an_administrator,
+    require_held,
+    serialize_access_changes,
+)
 from models.identity import LoginSession, Role, User, UserRole
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
@@ -202,6 +208,7 @@ def disable_user(db: Session, actor: Principal, username: str, *, reason: str) -
     actor.require(Permission.USERS_WRITE)
     reason = validate_reason(reason)
     with writing(db):
+        serialize_access_changes(db)
         user = get_user(db, username)
         forbid_self(actor, user, "disable")
         if user.disabled:
@@ -293,6 +300,7 @@ def set_roles(db: Session, actor: Principal, username: str, roles: Iterable[str]
     """
     actor.require(Permission.ROLES_WRITE)
     with writing(db):
+        serialize_access_changes(db)
         user = get_user(db, username)
         forbid_self(actor, user, "change the roles of")
         current = roles_of(db, user.id or 0)
@@ -348,6 +356,7 @@ def delete_user(db: Session, actor: Principal, username: str) -> None:
     """
     actor.require(Permission.USERS_WRITE)
     with writing(db):
+        serialize_access_changes(db)
         user = get_user(db, username)
         forbid_self(actor, user, "delete")
         used = db.exec(select(LoginSession.id).where(LoginSession.user_id == user.id)).first()

@@ -255,3 +255,50 @@ def test_voluntary_totp_enrolment(runtime, db, clock) -> None:
                          code=mfa.code_at(raw, clock.now()))
     clock.advance(seconds=30)
     assert begin_login(runtime.database, db, sec, "bob", PASSWORD).step is LoginStep.TOTP
+
+
+def test_parallel_guesses_are_all_counted(runtime, db, monkeypatch) -> None:
+    """Failures guessed in parallel must not overwrite each other's count (row lock)."""
+    import threading
+
+    from console import auth
+
+    add_user(runtime, db, "bob")
+    barrier = threading.Barrier(2)
+    original = auth.is_locked
+
+    def slow(user, now):
+        try:
+            barrier.wait(timeout=1.5)
+        except threading.BrokenBarrierError:
+            pass
+        return original(user, now)
+
+    monkeypatch.setattr(auth, "is_locked", slow)
+
+    def guess() -> None:
+        with runtime.database.scope() as session:
+            try:
+                login(runtime, session, "bob", "wrong-password-123")
+            except AuthenticationFailed:
+                pass
+
+    threads = [threading.Thread(target=guess) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    monkeypatch.setattr(auth, "is_locked", original)
+    assert user_row(db, "bob").failed_password_count == 2
+
+
+def test_a_hand_made_pending_login_is_refused(runtime, db, clock) -> None:
+    from console.auth import PendingLogin
+
+    user = user_row(db, ADMIN)
+    forged = PendingLogin(user_id=user.id, username=ADMIN, step=LoginStep.DONE,
+                          must_change_password=False, channel="tui", source=None,
+                          expires_at=clock.now() + timedelta(minutes=5))
+    with pytest.raises(AuthenticationFailed, match="timed out"):
+        finish_login(runtime.database, db, runtime.settings.security, runtime.keys, forged)
+    assert events(db, "auth.login") == []

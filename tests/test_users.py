@@ -273,3 +273,48 @@ def test_temporary_passwords_pass_the_policy(runtime) -> None:
     assert len(seen) == 5
     for value in seen:
         check_policy(sec, value, username="bob")
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(runtime, db, root,
+                                                          monkeypatch) -> None:
+    """Write skew: both changes check 'another admin remains' before either commits. The
+    guard serializes them, so the second sees the first and is refused."""
+    import threading
+
+    from console import safety
+
+    add_user(runtime, db, "second", "admin")
+    barrier = threading.Barrier(2)
+    original = safety.active_administrators
+    waited: set[int] = set()
+
+    def slow_count(session):
+        found = original(session)
+        if threading.get_ident() not in waited:  # after the "before" count, wait for the other
+            waited.add(threading.get_ident())
+            try:
+                barrier.wait(timeout=1.5)
+            except threading.BrokenBarrierError:
+                pass  # the other is blocked behind our lock: carry on alone
+        return found
+
+    monkeypatch.setattr(safety, "active_administrators", slow_count)
+    outcomes: dict[str, str] = {}
+
+    def demote(name: str) -> None:
+        with runtime.database.scope() as session:
+            try:
+                users.set_roles(session, root, name, ["auditor"])
+                outcomes[name] = "ok"
+            except Conflict:
+                outcomes[name] = "refused"
+
+    threads = [threading.Thread(target=demote, args=(n,)) for n in (ADMIN, "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes.values()) == ["ok", "refused"]
+    monkeypatch.setattr(safety, "active_administrators", original)
+    db.rollback()
+    assert len(safety.active_administrators(db)) == 1
