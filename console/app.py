@@ -14,10 +14,11 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -25,6 +26,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from console import clock
 from console.errors import ConsoleError, SessionEnded
 from console.permissions import Permission
 from console.principal import Principal
@@ -39,6 +41,11 @@ T = TypeVar("T")
 
 SESSION_CHECK_SECONDS = 1.0  # a revoked grant or disabled account ends the TUI within this
 SESSION_TOUCH_SECONDS = 60.0
+IDLE_CHECK_SECONDS = 1.0
+# Input that counts as activity for the idle lock (not mouse movement: a cat on the desk).
+ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
+            events.Paste)
+LOCKED_ACTIONS = {"go", "command_palette"}  # what must not get past the lock screen
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ class ConsoleApp(App[None]):
         self.host = host or socket.gethostname()
         self.principal: Principal | None = None
         self.current_area: str | None = None
+        self.locked = False
+        self.last_input = clock.now()
 
     @property
     def runtime(self) -> Runtime:
@@ -153,6 +162,7 @@ class ConsoleApp(App[None]):
             self.set_keymap(dict(self.settings.keys))
         self.set_interval(SESSION_CHECK_SECONDS, self._check_session)
         self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
+        self.set_interval(IDLE_CHECK_SECONDS, self.check_idle_lock)
         self.show_login()
 
     def show_login(self, message: str = "") -> None:
@@ -160,6 +170,7 @@ class ConsoleApp(App[None]):
 
         self.principal = None
         self.current_area = None
+        self.locked = False
         screen = LoginScreen(banner=self.settings.ui.login_banner, message=message)
         if len(self.screen_stack) > 1:
             while len(self.screen_stack) > 2:
@@ -170,6 +181,10 @@ class ConsoleApp(App[None]):
 
     def on_logged_in(self, message: LoggedIn) -> None:
         self.principal = message.principal
+        self.last_input = clock.now()
+        if message.must_change_password:
+            self.force_password_change()
+            return
         self.action_go("dashboard")
 
     def on_session_over(self, message: SessionOver) -> None:
@@ -195,7 +210,7 @@ class ConsoleApp(App[None]):
                 for a in self.visible_areas()]
 
     def action_go(self, area_id: str) -> None:
-        if self.principal is None:
+        if self.principal is None or self.locked:
             return
         area = next((a for a in AREAS if a.id == area_id), None)
         if area is None or area not in self.visible_areas():
@@ -211,14 +226,21 @@ class ConsoleApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if self.principal is not None:
+        if self.principal is not None and not self.locked:
             yield SystemCommand("Log out", "End this session and return to the login screen",
                                 self.action_logout)
+            yield SystemCommand("Lock the screen", "Hide the console until you enter your "
+                                "password again", self.lock)
+            yield SystemCommand("Change my password", "Choose a new password for this "
+                                "account", self.change_password)
+            yield SystemCommand("Set up two-factor sign-in (TOTP)", "Enrol an authenticator "
+                                "app for this account", self.enrol_totp)
 
     # -- sessions -------------------------------------------------------------------------
 
     def action_logout(self) -> None:
         if self.principal is not None:
+            self.locked = False
             self.end_session("logout", notice="Logged out.")
 
     def action_quit_console(self) -> None:
@@ -274,6 +296,69 @@ class ConsoleApp(App[None]):
 
             with self.runtime.database.scope() as db:
                 end_session(db, principal, reason=reason)
+
+    # -- idle lock and self-service (issue 3) --------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, ACTIVITY) and not getattr(event, "is_forwarded", False):
+            self.last_input = clock.now()
+        await super().on_event(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.locked and action in LOCKED_ACTIONS:
+            return False
+        return super().check_action(action, parameters)
+
+    def check_idle_lock(self) -> None:
+        """Lock after [security] idle_lock_minutes without input (checked every second)."""
+        if self.principal is None or self.locked:
+            return
+        minutes = self.settings.security.idle_lock_minutes
+        if clock.now() - self.last_input >= timedelta(minutes=minutes):
+            self.lock(idle_minutes=minutes)
+
+    def lock(self, idle_minutes: int | None = None) -> None:
+        """Hide everything behind the lock screen until the password is given again."""
+        from console.account import record_idle_lock
+        from screens.lock import LockScreen
+
+        principal = self.principal
+        if principal is None or self.locked:
+            return
+        self.locked = True
+        self.run_service(self, record_idle_lock, idle_minutes=idle_minutes, group="idle-lock")
+
+        def unlocked(_ok: bool | None) -> None:
+            self.locked = False
+            self.last_input = clock.now()
+
+        self.push_screen(LockScreen(principal.name, minutes=idle_minutes), unlocked)
+
+    def force_password_change(self) -> None:
+        """After a login with a temporary password: change it, or log out."""
+        from screens.password import ChangePasswordScreen
+
+        def done(changed: bool | None) -> None:
+            if changed:
+                self.notify("Password changed.")
+                self.action_go("dashboard")
+            else:
+                self.end_session("password not changed", notice="Logged out: the temporary "
+                                 "password was not changed.")
+
+        self.push_screen(ChangePasswordScreen(forced=True), done)
+
+    def change_password(self) -> None:
+        from screens.password import ChangePasswordScreen
+
+        self.push_screen(ChangePasswordScreen(), lambda changed: changed and self.notify(
+            "Password changed."))
+
+    def enrol_totp(self) -> None:
+        from screens.totp_enrol import TotpEnrolScreen
+
+        self.push_screen(TotpEnrolScreen(), lambda done: done and self.notify(
+            "TOTP is set up: every login now asks for a code."))
 
     # -- services -------------------------------------------------------------------------
 

@@ -10,4 +10,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("setup", "config_group"),
     "tui": ("tui", "tui"),
     "audit": ("audit", "audit"),
+    "users": ("users", "users"),
+    "roles": ("roles", "roles"),
 }
