@@ -94,13 +94,20 @@ class ConsoleApp(App[None]):
           for area in AREAS),
     ]
 
-    def __init__(self, runtime: Runtime, *, host: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, host: str | None = None,
+                 principal: Principal | None = None, exit_on_session_end: bool = False) -> None:
+        """`principal`: start logged in as it (a support session, authenticated before the
+        TUI opened); `exit_on_session_end`: when the session ends, leave the app instead of
+        returning to the login screen (`end_reason` then says why)."""
         super().__init__()
         self.runtime = runtime
         self.settings = runtime.settings
         self.host = host or socket.gethostname()
         self.principal: Principal | None = None
         self.current_area: str | None = None
+        self._preset = principal
+        self.exit_on_session_end = exit_on_session_end
+        self.end_reason: str | None = None
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -111,11 +118,19 @@ class ConsoleApp(App[None]):
             self.set_keymap(dict(self.settings.keys))
         self.set_interval(SESSION_CHECK_SECONDS, self._check_session)
         self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
-        self.show_login()
+        if self._preset is not None:
+            self.principal, self._preset = self._preset, None
+            self.action_go(self._home())
+        else:
+            self.show_login()
 
     def show_login(self, message: str = "") -> None:
         from screens.login import LoginScreen
 
+        if self.exit_on_session_end:  # a support session never falls back to a login screen
+            self.end_reason = self.end_reason or message or "ended"
+            self.exit()
+            return
         self.principal = None
         self.current_area = None
         screen = LoginScreen(banner=self.settings.ui.login_banner, message=message)
@@ -128,7 +143,18 @@ class ConsoleApp(App[None]):
 
     def on_logged_in(self, message: LoggedIn) -> None:
         self.principal = message.principal
-        self.action_go("dashboard")
+        self.action_go(self._home())
+
+    def _home(self) -> str:
+        """A vendor account outside a support session can only ask for access."""
+        principal = self.principal
+        try:
+            if principal is not None and principal.is_vendor and \
+                    not principal.effective_permissions():
+                return "support"
+        except SessionEnded:
+            pass
+        return "dashboard"
 
     def on_session_over(self, message: SessionOver) -> None:
         self.end_session(message.reason)
@@ -162,10 +188,16 @@ class ConsoleApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.current_area = area.id
-        self.switch_screen(screen)
+        if len(self.screen_stack) < 2:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        vendor = self.principal is not None and self.principal.is_vendor
+        for command in super().get_system_commands(screen):
+            if not (vendor and command.title == "Screenshot"):  # no files from support sessions
+                yield command
         if self.principal is not None:
             yield SystemCommand("Log out", "End this session and return to the login screen",
                                 self.action_logout)
@@ -179,6 +211,7 @@ class ConsoleApp(App[None]):
     def action_quit_console(self) -> None:
         if self.principal is not None:
             self._record_logout(self.principal, "quit")
+        self.end_reason = self.end_reason or "quit"
         self.exit()
 
     def end_session(self, reason: str, *, notice: str | None = None) -> None:
@@ -186,6 +219,7 @@ class ConsoleApp(App[None]):
         if principal is None:
             return
         self._record_logout(principal, reason)
+        self.end_reason = reason
         self.show_login(notice or f"Session ended: {reason}")
 
     def _record_logout(self, principal: Principal, reason: str) -> None:

@@ -10,4 +10,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("setup", "config_group"),
     "tui": ("tui", "tui"),
     "audit": ("audit", "audit"),
+    "support": ("support", "support"),
+    "support-session": ("support", "support_session"),
+    "ssh": ("sshgate", "ssh"),
+    # The lead attaches this under `users` at merge (`users ssh-key ...`).
+    "ssh-key": ("sshkeys", "ssh_key"),
 }

@@ -10,11 +10,13 @@ import click
 from console.commands.base import CliState, fail
 
 
-def open_tui(state: CliState) -> None:
-    """Open the console on the configured installation; returns when the user quits."""
+def prepare_terminal(state: CliState, *, hint: str = "use the subcommands (see --help) in "
+                     "scripts"):
+    """Check for a terminal, apply the colour settings, send logging to a file; returns the
+    opened runtime."""
     settings = state.settings()
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        fail("the console needs a terminal; use the subcommands (see --help) in scripts", 2)
+        fail(f"the console needs a terminal; {hint}", 2)
     color = settings.ui.color_system.value
     if color == "none":
         os.environ["NO_COLOR"] = "1"
@@ -22,6 +24,13 @@ def open_tui(state: CliState) -> None:
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
     runtime = state.runtime()
     _log_to_file(runtime.data_dir / "console.log")
+    return runtime
+
+
+def open_tui(state: CliState) -> None:
+    """Open the console on the configured installation; returns when the user quits."""
+    settings = state.settings()
+    runtime = prepare_terminal(state)
     from console.app import ConsoleApp
     from console.terminal import TerminalWatch
 
