@@ -177,8 +177,10 @@ def check_receipt(db: Session, keys: KeyStore, receipt: SupportReceipt) -> Recei
             payload.get("session", {}).get("grant") != receipt.grant_id:
         return bad("the receipt's summary or references were altered after signing")
     ids = [item["id"] for item in payload.get("events", [])]
-    found = {e.id: e for e in db.exec(select(AuditEvent)
-                                      .where(col(AuditEvent.id).in_(ids))).all()} if ids else {}
+    # populate_existing: compare what the database holds now, not objects cached earlier.
+    found = {e.id: e for e in db.exec(select(AuditEvent).where(col(AuditEvent.id).in_(ids))
+                                      .execution_options(populate_existing=True)).all()} \
+        if ids else {}
     missing = [i for i in ids if i not in found]
     if missing:
         return bad(f"audit event(s) {', '.join(map(str, missing[:5]))} of this session were "

@@ -165,6 +165,9 @@ def console_command(config: GateConfig, argv0: str | None = None) -> str:
     argv0 = argv0 if argv0 is not None else sys.argv[0]
     if Path(argv0).name == "flowpro-console":
         return os.path.abspath(argv0)
+    beside = Path(sys.executable).parent / "flowpro-console"  # the same installation
+    if beside.is_file():
+        return str(beside)
     found = shutil.which("flowpro-console")
     if found:
         return os.path.abspath(found)

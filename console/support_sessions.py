@@ -221,13 +221,17 @@ def close_abandoned(db: Session, keys: KeyStore | None, *, engineer_id: int | No
 # -- what the engineer does, and who watches --------------------------------------------
 
 
+def screen_target(area: str) -> str:
+    return f"screen:{area[:64]}"
+
+
 @service("ui.screen")
-def note_screen(db: Session, actor: Principal, screen: str) -> None:
-    """Record that a vendor account opened a screen (part of its session's transcript).
-    Raises SessionEnded when the session is over."""
+def note_screen(db: Session, actor: Principal, target: str) -> None:
+    """Record that a vendor account opened a screen (`target`: screen_target(area)); part
+    of its support session's transcript. Raises SessionEnded when the session is over."""
     actor.effective_permissions()
     if actor.is_vendor:
-        audit.record_alone(db, actor, "ui.screen", target=f"screen:{screen[:64]}")
+        audit.record_alone(db, actor, "ui.screen", target=target[:80])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from console import clock
 from console.display import local_time
-from console.support_sessions import note_screen
+from console.support_sessions import note_screen, screen_target
 from console.support_views import MyAccess, my_access
 
 RELOAD_SECONDS = 15.0  # an approved extension shows up within this
@@ -41,7 +41,7 @@ class SupportBanner(Static):
 
     def on_mount(self) -> None:
         app = self.app
-        app.run_service(self, note_screen, self.area, group="banner-note")  # type: ignore[attr-defined]
+        app.run_service(self, note_screen, screen_target(self.area), group="banner-note")  # type: ignore[attr-defined]
         self.set_interval(1.0, self.refresh_text)
         self.set_interval(RELOAD_SECONDS, self.reload)
         self.reload()

@@ -1,0 +1,47 @@
+"""Shared set-up for the support access tests: engineers, staff, support sessions."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from console import mfa
+from console.auth import authenticate
+from console.db import writing
+from console.principal import Principal, system_principal
+from console.support_sessions import admit, open_session
+from console.users import AccountKind, create_user
+from models.identity import User
+from tests.conftest import ADMIN_PASSWORD
+
+TOTP_SECRET = b"flowpro-test-secret!"
+GOOD = {"reason": "Payroll export job fails", "ticket": "FP-1234"}
+
+
+def add_user(runtime, db, name: str, *, kind: AccountKind = AccountKind.STAFF,
+             roles: tuple[str, ...] = ("admin",), totp: bool = False) -> User:
+    user = create_user(db, system_principal("test"), name, security=runtime.settings.security,
+                       password=ADMIN_PASSWORD, kind=kind, roles=roles)
+    if totp:
+        with writing(db):
+            user = db.exec(select(User).where(User.username == name)).one()
+            mfa.store_secret(runtime.keys, user, TOTP_SECRET)
+            user.totp_confirmed = True
+            db.add(user)
+    return user
+
+
+def add_engineer(runtime, db, name: str = "fp-jane", *, roles: tuple[str, ...] = ("support",),
+                 totp: bool = True) -> User:
+    return add_user(runtime, db, name, kind=AccountKind.VENDOR, roles=roles, totp=totp)
+
+
+def log_in(runtime, db, name: str, *, channel: str = "cli") -> Principal:
+    return authenticate(runtime.database, db, runtime.settings.security, name, ADMIN_PASSWORD,
+                        channel=channel)
+
+
+def support_session(runtime, db, engineer: str = "fp-jane",
+                    source: str = "198.51.100.7:40022") -> Principal:
+    """A support session as the SSH gate's forced command opens it (TOTP checked apart)."""
+    admission = admit(db, engineer, source=source)
+    return open_session(runtime.database, db, admission, source=source)
