@@ -163,8 +163,8 @@ def remove_key(db: Session, actor: Principal, username: str, fingerprint: str) -
         key = db.exec(select(SshKey).where(SshKey.user_id == user.id)
                       .where(SshKey.fingerprint == wanted)).first()
         if key is None:
-            raise NotFound(f"{username} has no key {wanted}; see `flowpro-console users ssh-key "
-                           f"list {username}`")
+            raise NotFound(f"{username} has no key {wanted}; list the account's keys to see "
+                           "their fingerprints")
         view = _view(username, key)
         db.delete(key)
         audit.record(db, actor, "users.ssh_key.remove", target=f"user:{username}",
