@@ -120,7 +120,7 @@ class ConsoleApp(App[None]):
         self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
         if self._preset is not None:
             self.principal, self._preset = self._preset, None
-            self.action_go(self._home())
+            self.action_go("dashboard")
         else:
             self.show_login()
 
@@ -143,18 +143,9 @@ class ConsoleApp(App[None]):
 
     def on_logged_in(self, message: LoggedIn) -> None:
         self.principal = message.principal
-        self.action_go(self._home())
-
-    def _home(self) -> str:
-        """A vendor account outside a support session can only ask for access."""
-        principal = self.principal
-        try:
-            if principal is not None and principal.is_vendor and \
-                    not principal.effective_permissions():
-                return "support"
-        except SessionEnded:
-            pass
-        return "dashboard"
+        # A vendor account logging in here is outside a support session: it can only ask
+        # for access and follow its requests.
+        self.action_go("support" if message.principal.is_vendor else "dashboard")
 
     def on_session_over(self, message: SessionOver) -> None:
         self.end_session(message.reason)

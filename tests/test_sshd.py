@@ -117,7 +117,7 @@ class SshdWorld:
         wrapper = bindir / "flowpro-console"
         wrapper.write_text("#!/bin/sh\n"
                            f"PYTHONPATH={shlex.quote(path)} PYTHONNOUSERSITE=1 "
-                           f"PYTHONDONTWRITEBYTECODE=1 exec {shlex.quote(python)} -m console "
+                           f"PYTHONDONTWRITEBYTECODE=1 exec {shlex.quote(python)} -P -m console "
                            '"$@"\n')
         wrapper.chmod(0o755)
         return wrapper
@@ -260,7 +260,7 @@ def test_key_works_only_during_the_grant(world: SshdWorld) -> None:
             session.wait_for("TOTP code", timeout=60)
             session.send(mfa.code_at(TOTP_SECRET, _now()) + "\r")
             session.wait_for("SUPPORT ACCESS", timeout=60)  # the console, as fp-jane
-            assert f"grant #{grant.id}" in session.text()
+            assert f"SUPPORT ACCESS #{grant.id} · logs.read" in session.text()
             assert "SHELL-ACCESS" not in session.text()  # the forced command ran instead
             with runtime.database.scope() as db:
                 revoke_grant(db, system_principal("admin"), grant.id, reason="all done")

@@ -40,7 +40,7 @@ async def test_revoke_ends_the_engineers_tui_whatever_is_open(runtime, db, admin
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_screen(pilot, app, "DashboardScreen")
         text = screen_text(app)
-        assert f"SUPPORT ACCESS · grant #{grant.id} · logs.read · PII masked" in text
+        assert f"SUPPORT ACCESS #{grant.id} · logs.read · PII masked · until" in text
         assert "3:59:" in text  # the live countdown
         await pilot.press("5")
         await wait_for_screen(pilot, app, "SupportScreen")

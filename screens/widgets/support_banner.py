@@ -70,6 +70,5 @@ class SupportBanner(Static):
         pii = "PII visible" if access.pii_visible else "PII masked"
         left = (access.ends_at - now).total_seconds()
         tail = f"{countdown(left)} left" if left > 0 else "ended, closing…"
-        return Text(f" SUPPORT ACCESS · grant #{access.grant_id} · {', '.join(access.scope)} "
-                    f"· {pii} · until {local_time(access.ends_at, tz, '%H:%M')} · {tail}",
-                    end="")
+        return Text(f" SUPPORT ACCESS #{access.grant_id} · {', '.join(access.scope)} · {pii} "
+                    f"· until {local_time(access.ends_at, tz, '%H:%M')} · {tail}", end="")
