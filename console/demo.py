@@ -19,7 +19,7 @@ from console.config import Settings, load_settings
 from console.install import initialize
 from console.principal import system_principal
 from console.runtime import make_database, open_runtime
-from console.support import seed_demo as seed_support_demo
+from console.support_demo import seed_demo as seed_support_demo
 from console.users import AccountKind, create_user
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
 

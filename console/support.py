@@ -50,7 +50,9 @@ from models.identity import User
 from models.support import SupportApproval, SupportGrant, SupportRequest
 
 
-def _vendor(db: Session, username: str) -> User:
+def vendor_account(db: Session, username: str) -> User:
+    """The enabled vendor account `username`. Raises NotFound, ValidationError (not a
+    vendor account), Conflict (disabled)."""
     user = db.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"no user named {username!r}; see `flowpro-console users list`")
@@ -120,7 +122,7 @@ def request_access(db: Session, actor: Principal, *, settings: SupportSettings,
     ticket = check_ticket(settings, ticket)
     now = clock.now()
     with writing(db):
-        user = _vendor(db, name)
+        user = vendor_account(db, name)
         expire_due(db, now)
         current = active_grant(db, user.id or 0, now)
         if current is not None:
@@ -324,7 +326,7 @@ def create_grant(db: Session, actor: Principal, *, settings: SupportSettings, en
     ticket = check_ticket(settings, ticket)
     now = clock.now()
     with writing(db):
-        user = _vendor(db, engineer)
+        user = vendor_account(db, engineer)
         current = active_grant(db, user.id or 0, now)
         if current is not None:
             raise Conflict(f"{engineer} already has active access (grant #{current.id} until "
@@ -373,39 +375,3 @@ def revoke_grant(db: Session, actor: Principal, grant_id: int, *, reason: str) -
                               "cancelled_requests": [r.id for r in waiting]})
     return grant
 
-
-def seed_demo(db: Session, settings: SupportSettings, *, engineer: str = "fp-jane",
-              approver: str = "admin") -> None:
-    """Demo data: a past grant of `engineer` (approved by `approver`, expired days ago)
-    and a request of theirs waiting for approval."""
-    now = clock.now()
-    with writing(db):
-        user = _vendor(db, engineer)
-        asked = now - timedelta(days=3, hours=2)
-        start = asked + timedelta(minutes=25)
-        past = SupportRequest(
-            engineer_id=user.id, engineer=engineer, scope="jobs.read,logs.read", minutes=180,
-            reason="Nightly payroll export job fails with a timeout", ticket="FP-1041",
-            requested_by=engineer, requested_at=asked,
-            expires_at=asked + timedelta(hours=settings.request_expiry_hours),
-            status=RequestStatus.APPROVED.value, decided_at=start, decided_by=approver,
-            decision_note="two hours are enough")
-        db.add(past)
-        db.flush()
-        db.add(SupportApproval(request_id=past.id, approver=approver, minutes=120,
-                               scope=past.scope, note=past.decision_note, at=start))
-        grant = SupportGrant(
-            engineer_id=user.id, engineer=engineer, scope=past.scope, reason=past.reason,
-            ticket=past.ticket, request_id=past.id, requested_by=engineer,
-            requested_minutes=180, approved_by=approver, minutes=120, created_at=start,
-            starts_at=start, ends_at=start + timedelta(minutes=120))
-        waiting = SupportRequest(
-            engineer_id=user.id, engineer=engineer, scope="logs.read", minutes=240,
-            reason="POS sync errors reported by the Airport store", ticket="FP-1187",
-            requested_by=engineer, requested_at=now - timedelta(minutes=25),
-            expires_at=now - timedelta(minutes=25) +
-            timedelta(hours=settings.request_expiry_hours))
-        db.add_all([grant, waiting])
-        db.flush()
-        audit.record(db, system_principal("demo"), "support.demo",
-                     details={"past_grant": grant.id, "waiting_request": waiting.id})

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from console import clock
 from console.display import literal, local_time
+from console.errors import ConsoleError
 from console.support import (
     approve_request,
     create_grant,
@@ -93,7 +94,14 @@ class SupportScreen(AreaScreen):
     # -- data ------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self.call(board, on_done=self._show, group="support-board")
+        self.call(board, on_done=self._show, on_error=self._refused, group="support-board")
+
+    def _refused(self, error: ConsoleError) -> None:
+        """Staff without a support or audit permission: say so once, in place."""
+        hint = self.query_one("#support-hint", Static)
+        if not hint.has_class("error-line"):
+            hint.add_class("error-line")
+            hint.update(literal(error.message))
 
     def _show(self, data: Board) -> None:
         self.data = data

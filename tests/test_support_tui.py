@@ -168,3 +168,18 @@ async def test_dashboard_and_live_monitor(runtime, db, admin) -> None:
     db.rollback()
     db.refresh(grant)
     assert grant.end_reason == "revoked" and grant.end_note == "enough for today"
+
+
+async def test_staff_without_support_permissions_are_told_why(runtime, db) -> None:
+    from tests.supporthelp import add_user
+
+    add_user(runtime, db, "oscar", roles=("operator",))
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await tui_log_in(pilot, app, "oscar", ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        assert "FlowPro support access now" not in screen_text(app)
+        await pilot.press("5")
+        await wait_for_screen(pilot, app, "SupportScreen")
+        assert "oscar lacks the permission support.approve" in screen_text(app)
+        assert table_rows(app, "#requests") == []

@@ -156,7 +156,7 @@ class AccessForm(ModalScreen[AccessFormResult | None]):
             else:
                 note = check_text("note", self._value("#note"), required=False)
         except ValidationError as exc:
-            return None, exc.message, "username" if exc.field == "username" else exc.field
+            return None, exc.message, {"username": "engineer"}.get(exc.field, exc.field)
         return AccessFormResult(tuple(sorted(p.value for p in scope)), hours, engineer,
                                 reason, ticket, note), "", ""
 
@@ -167,8 +167,7 @@ class AccessForm(ModalScreen[AccessFormResult | None]):
         self.query_one("#form-error", Static).update(literal(message))
         for name in ("engineer", "hours", "reason", "ticket", "note"):
             for widget in self.query(f"#{name}"):
-                widget.set_class(field in (name, "username" if name == "engineer" else name),
-                                 "-invalid")
+                widget.set_class(field == name, "-invalid")
         self.query_one("#submit", Button).disabled = result is None
 
     @on(Input.Submitted)
