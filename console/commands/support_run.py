@@ -24,12 +24,13 @@ def run_support_session(state: CliState, engineer: str) -> None:
         verify_totp,
     )
 
-    runtime = prepare_terminal(state, hint="connect with ssh -t")
+    runtime = state.runtime()
     settings = runtime.settings
     source = ssh_source()
-    with runtime.database.scope() as db:
+    with runtime.database.scope() as db:  # refusals first: they reach the ssh client
         close_abandoned(db, runtime.keys)
         admission = admit(db, engineer, source=source)
+    prepare_terminal(state, hint="connect with ssh -t")
     click.echo(f"FlowPro support session for {engineer}: grant #{admission.grant_id}, "
                f"scope {', '.join(admission.scope)}, until {utc_text(admission.ends_at)}.")
     for _ in range(TOTP_ATTEMPTS):
