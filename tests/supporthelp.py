@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from console import mfa
@@ -14,6 +15,9 @@ from models.identity import User
 from tests.conftest import ADMIN_PASSWORD
 
 TOTP_SECRET = b"flowpro-test-secret!"
+# CLI output and exit codes are the same on both backends (the services under them run on
+# both in the service tests); a CLI start costs ~1.5 s, so these run on SQLite only.
+CLI_ONE_BACKEND = pytest.mark.parametrize("backend", ["sqlite"])
 GOOD = {"reason": "Payroll export job fails", "ticket": "FP-1234"}
 
 

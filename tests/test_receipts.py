@@ -24,7 +24,7 @@ from console.support_sessions import close_abandoned, close_session, note_screen
 from models.audit import AuditEvent
 from models.support import SupportReceipt, SupportSession
 from tests.clihelp import run_cli, write_config
-from tests.supporthelp import GOOD, add_engineer, support_session
+from tests.supporthelp import CLI_ONE_BACKEND, GOOD, add_engineer, support_session
 
 
 def finished_session(runtime, db, admin, *, screens=("dashboard", "logs")):
@@ -119,6 +119,7 @@ def test_monthly_statement_is_signed_even_when_empty(runtime, db, admin, clock) 
         monthly_statement(db, admin, runtime.keys, "2026-07")
 
 
+@CLI_ONE_BACKEND
 def test_receipt_and_statement_cli(installation, runtime, db, admin, tmp_path: Path) -> None:
     grant, _, _ = finished_session(runtime, db, admin)
     cfg = write_config(installation, tmp_path / "c.toml")

@@ -14,7 +14,7 @@ from console.errors import Conflict, NotFound, ValidationError
 from console.sshkeys import add_key, list_keys, parse_public_key, remove_key
 from tests.clihelp import run_cli, write_config
 from tests.conftest import IN_CI
-from tests.supporthelp import add_engineer, add_user
+from tests.supporthelp import CLI_ONE_BACKEND, add_engineer, add_user
 
 
 def keygen(tmp_path: Path, kind: str, bits: int | None = None, comment: str = "jane@laptop"
@@ -85,6 +85,7 @@ def test_keys_belong_to_vendor_accounts_only_once(runtime, db, admin, tmp_path: 
     assert list_keys(db, admin) == []
 
 
+@CLI_ONE_BACKEND
 def test_ssh_key_cli(installation, runtime, db, tmp_path: Path) -> None:
     add_engineer(runtime, db)
     cfg = write_config(installation, tmp_path / "c.toml")

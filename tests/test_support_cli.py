@@ -11,7 +11,7 @@ import pytest
 from console.config import load_settings, parse_settings
 from console.errors import ConfigError
 from tests.clihelp import run_cli, write_config
-from tests.supporthelp import add_engineer
+from tests.supporthelp import CLI_ONE_BACKEND, add_engineer
 
 
 @pytest.mark.parametrize("section, message", [
@@ -38,6 +38,7 @@ def test_support_config_defaults() -> None:
     assert support.os_user == "flowpro-support"
 
 
+@CLI_ONE_BACKEND
 def test_grant_list_show_revoke_via_cli(installation, runtime, db, tmp_path: Path) -> None:
     add_engineer(runtime, db)
     cfg = write_config(installation, tmp_path / "c.toml")
@@ -67,6 +68,7 @@ def test_grant_list_show_revoke_via_cli(installation, runtime, db, tmp_path: Pat
     assert [r["kind"] for r in cancelled["requests"]] == ["extension"]
 
 
+@CLI_ONE_BACKEND
 def test_cli_errors_are_one_line_with_exit_codes(installation, runtime, db,
                                                  tmp_path: Path) -> None:
     add_engineer(runtime, db)

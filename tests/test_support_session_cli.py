@@ -17,7 +17,7 @@ from models.audit import AuditEvent
 from models.support import SupportReceipt, SupportSession
 from tests.clihelp import entry_point, run_cli, write_config
 from tests.ptyhelp import PtyProcess
-from tests.supporthelp import GOOD, TOTP_SECRET, add_engineer
+from tests.supporthelp import CLI_ONE_BACKEND, GOOD, TOTP_SECRET, add_engineer
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +30,7 @@ def start(installation, tmp_path: Path) -> PtyProcess:
                        "fp-jane"], env)
 
 
+@CLI_ONE_BACKEND
 def test_who_may_start_a_support_session(installation, runtime, db, admin,
                                          tmp_path: Path) -> None:
     cfg = write_config(installation, tmp_path / "c.toml")
@@ -76,6 +77,7 @@ def test_totp_then_console_then_receipt(installation, runtime, db, admin,
     assert db.exec(select(SupportReceipt)).one().session_id == record.id
 
 
+@CLI_ONE_BACKEND
 def test_wrong_codes_open_nothing(installation, runtime, db, admin, tmp_path: Path) -> None:
     add_engineer(runtime, db)
     create_grant(db, admin, settings=runtime.settings.support, engineer="fp-jane",
