@@ -149,9 +149,21 @@ def grant_view(grant: SupportGrant, mask, now: datetime) -> GrantView:
         requested_minutes=grant.requested_minutes, superseded_by=grant.superseded_by)
 
 
-def request_view(db: Session, request: SupportRequest, mask, now: datetime) -> RequestView:
-    approvals = db.exec(select(SupportApproval).where(SupportApproval.request_id == request.id)
-                        .order_by(col(SupportApproval.id))).all()
+def request_views(db: Session, requests: list[SupportRequest], mask, now: datetime
+                  ) -> list[RequestView]:
+    """Views of `requests` with their approvals (one query for all of them)."""
+    ids = [r.id for r in requests]
+    approvals: dict[int, list[SupportApproval]] = {}
+    if ids:
+        for approval in db.exec(select(SupportApproval)
+                                .where(col(SupportApproval.request_id).in_(ids))
+                                .order_by(col(SupportApproval.id))).all():
+            approvals.setdefault(approval.request_id, []).append(approval)
+    return [request_view(r, approvals.get(r.id or 0, []), mask, now) for r in requests]
+
+
+def request_view(request: SupportRequest, approvals: list[SupportApproval], mask,
+                 now: datetime) -> RequestView:
     return RequestView(
         id=request.id or 0, kind="extension" if request.extends_grant_id else "access",
         engineer=request.engineer, scope=tuple(sorted(scope_of(request.scope))),
@@ -215,8 +227,7 @@ def list_requests(db: Session, actor: Principal, *, status: str | None = None,
             & (col(SupportRequest.expires_at) <= now)))
     elif status:
         query = query.where(SupportRequest.status == status)
-    return [request_view(db, r, mask, now)
-            for r in db.exec(query.limit(min(limit, 5000))).all()]
+    return request_views(db, list(db.exec(query.limit(min(limit, 5000))).all()), mask, now)
 
 
 def session_views(db: Session, sessions: list[SupportSession]) -> list[SessionView]:
@@ -266,7 +277,7 @@ def grant_detail(db: Session, actor: Principal, grant_id: int) -> GrantDetail:
                             .where(col(SupportSession.grant_id).in_([g.id for g in chain]))
                             .order_by(col(SupportSession.started_at))).all())
     return GrantDetail(grant_view(grant, mask, now),
-                       request_view(db, request, mask, now) if request else None,
+                       request_views(db, [request], mask, now)[0] if request else None,
                        session_views(db, sessions), [g.id or 0 for g in chain])
 
 
@@ -342,12 +353,13 @@ def board(db: Session, actor: Principal, *, limit: int = 100) -> Board:
     requests = db.exec((select(SupportRequest).where(SupportRequest.engineer == only) if only
                         else select(SupportRequest)).order_by(col(SupportRequest.id).desc())
                        .limit(limit)).all()
-    request_views = [request_view(db, r, mask, now) for r in requests]
-    pending = [r for r in request_views if r.status == RequestStatus.PENDING]
+    views_of_requests = request_views(db, list(requests), mask, now)
+    pending = [r for r in views_of_requests if r.status == RequestStatus.PENDING]
     return Board(
         vendor=actor.is_vendor, can_grant=Permission.SUPPORT_GRANT in permissions,
         can_approve=Permission.SUPPORT_APPROVE in permissions,
-        waiting=request_views if only else pending,
+        waiting=views_of_requests if only else pending,
         active=[v for v in views if v.status == GrantStatus.ACTIVE],
         history=[v for v in views if v.status != GrantStatus.ACTIVE],
-        decided=[] if only else [r for r in request_views if r.status != RequestStatus.PENDING])
+        decided=[] if only else [r for r in views_of_requests
+                                 if r.status != RequestStatus.PENDING])
