@@ -63,8 +63,8 @@ class SshdWorld:
     def __init__(self) -> None:
         self.user = f"fpsup{os.getpid()}"[:32]
         # sshd accepts an AuthorizedKeysCommand only if it and every directory above it are
-        # root-owned and not writable by others: so not under /tmp.
-        self.base = Path(tempfile.mkdtemp(prefix="flowpro-sshd-", dir="/run"))
+        # root-owned and not writable by others: so not under /tmp (and /run may be noexec).
+        self.base = Path(tempfile.mkdtemp(prefix="flowpro-sshd-", dir="/var/lib"))
         self.base.chmod(0o755)
         self.port = free_port()
         self.sshd: subprocess.Popen[bytes] | None = None
