@@ -257,7 +257,7 @@ class SupportScreen(AreaScreen):
 
     def _done(self, message: str):
         def show(_result: object) -> None:
-            self.notify(message)
+            self.notify(message, markup=False)
             self.action_refresh()
         return show
 
@@ -283,7 +283,8 @@ class SupportScreen(AreaScreen):
                         f"{result.approvals_needed} more approval(s) from someone else.")
         else:
             self.notify(f"Grant #{result.grant.id}: {result.grant.engineer} has access until "
-                        f"{local_time(result.grant.ends_at, self.console.settings.ui.timezone, '%H:%M')}.")
+                        f"{local_time(result.grant.ends_at, self.console.settings.ui.timezone, '%H:%M')}.",
+                        markup=False)
         self.action_refresh()
 
     def action_shorten(self) -> None:
