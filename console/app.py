@@ -106,9 +106,14 @@ class ConsoleApp(App[None]):
     ]
 
     def __init__(self, runtime: Runtime | None = None, *, settings: Settings | None = None,
-                 opener: Callable[[], Runtime] | None = None, host: str | None = None) -> None:
+                 opener: Callable[[], Runtime] | None = None, host: str | None = None,
+                 principal: Principal | None = None, exit_on_session_end: bool = False) -> None:
         """Give a ready `runtime`, or `settings` and an `opener` that makes one: the login
-        screen then paints first and the database opens while the user types."""
+        screen then paints first and the database opens while the user types.
+
+        `principal`: start logged in as it (a support session, authenticated before the
+        TUI opened); `exit_on_session_end`: when the session ends, leave the app instead of
+        returning to the login screen (`end_reason` then says why)."""
         super().__init__()
         if runtime is None and (settings is None or opener is None):
             raise TypeError("ConsoleApp needs a runtime, or settings and an opener")
@@ -123,6 +128,9 @@ class ConsoleApp(App[None]):
         self.current_area: str | None = None
         self.locked = False
         self.last_input = clock.now()
+        self._preset = principal
+        self.exit_on_session_end = exit_on_session_end
+        self.end_reason: str | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -163,11 +171,19 @@ class ConsoleApp(App[None]):
         self.set_interval(SESSION_CHECK_SECONDS, self._check_session)
         self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
         self.set_interval(IDLE_CHECK_SECONDS, self.check_idle_lock)
-        self.show_login()
+        if self._preset is not None:
+            self.principal, self._preset = self._preset, None
+            self.action_go("dashboard")
+        else:
+            self.show_login()
 
     def show_login(self, message: str = "") -> None:
         from screens.login import LoginScreen
 
+        if self.exit_on_session_end:  # a support session never falls back to a login screen
+            self.end_reason = self.end_reason or message or "ended"
+            self.exit()
+            return
         self.principal = None
         self.current_area = None
         self.locked = False
@@ -185,7 +201,9 @@ class ConsoleApp(App[None]):
         if message.must_change_password:
             self.force_password_change()
             return
-        self.action_go("dashboard")
+        # A vendor account logging in here is outside a support session: it can only ask
+        # for access and follow its requests.
+        self.action_go("support" if message.principal.is_vendor else "dashboard")
 
     def on_session_over(self, message: SessionOver) -> None:
         self.end_session(message.reason)
@@ -222,10 +240,16 @@ class ConsoleApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.current_area = area.id
-        self.switch_screen(screen)
+        if len(self.screen_stack) < 2:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        vendor = self.principal is not None and self.principal.is_vendor
+        for command in super().get_system_commands(screen):
+            if not (vendor and command.title == "Screenshot"):  # no files from support sessions
+                yield command
         if self.principal is not None and not self.locked:
             yield SystemCommand("Log out", "End this session and return to the login screen",
                                 self.action_logout)
@@ -246,6 +270,7 @@ class ConsoleApp(App[None]):
     def action_quit_console(self) -> None:
         if self.principal is not None:
             self._record_logout(self.principal, "quit")
+        self.end_reason = self.end_reason or "quit"
         self.exit()
 
     def end_session(self, reason: str, *, notice: str | None = None) -> None:
@@ -253,6 +278,7 @@ class ConsoleApp(App[None]):
         if principal is None:
             return
         self._record_logout(principal, reason)
+        self.end_reason = reason
         self.show_login(notice or f"Session ended: {reason}")
 
     def _record_logout(self, principal: Principal, reason: str) -> None:

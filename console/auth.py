@@ -100,8 +100,11 @@ def _as_actor(user: User, source: str | None, session_id: str | None = None) -> 
 
 
 def vendor_scope(db: Session, user: User) -> frozenset[Permission]:
-    """A vendor account's permissions from its active support grant (none without one)."""
-    return frozenset()
+    """A vendor account's permissions from its active support grant (none without one),
+    looked up against the clock at every call: expiry and revocation hold at once."""
+    from console.support_rules import active_scope
+
+    return active_scope(db, user.id or 0)
 
 
 def live_permissions(db: Session, user: User) -> tuple[tuple[str, ...], frozenset[Permission]]:
@@ -119,14 +122,19 @@ def user_authorizer(database: Database):
             user = db.get(User, principal.user_id)
             if user is None or user.disabled:
                 raise SessionEnded("your account has been disabled: this session is over")
-            if principal.session_id:
-                session = db.get(LoginSession, principal.session_id)
-                if session is not None and session.ended_at is not None:
-                    raise SessionEnded(f"this session has ended ({session.end_reason}): "
-                                       "log in again")
+            session = db.get(LoginSession, principal.session_id) if principal.session_id \
+                else None
+            if session is not None and session.ended_at is not None:
+                raise SessionEnded(f"this session has ended ({session.end_reason}): "
+                                   "log in again")
             if user.must_change_password:
                 return frozenset()  # nothing until the temporary password is replaced
-            return live_permissions(db, user)[1]
+            permissions = live_permissions(db, user)[1]
+            if user.kind == "vendor":  # grant scope only inside a live support session
+                from console.support_sessions import session_permissions
+
+                return session_permissions(db, user, session, permissions)
+            return permissions
 
     return authorize
 

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
+from models.support import SupportSession
 
 
 class Anonymize(StrEnum):
@@ -37,6 +38,7 @@ class CategoryName(StrEnum):
     CUSTOMERS = "customers"
     SALES = "sales"
     AUDIT_EVENTS = "audit_events"
+    SUPPORT_SESSIONS = "support_sessions"
 
 
 class Owner(StrEnum):
@@ -125,6 +127,11 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         CategoryName.AUDIT_EVENTS, "Audit trail", AuditEvent, "at", Owner.CONSOLE,
         "Every change, denial, login and sensitive read in the console",
+        legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
+    Category(
+        CategoryName.SUPPORT_SESSIONS, "Support sessions", SupportSession, "started_at",
+        Owner.CONSOLE, "FlowPro support sessions: engineer, grant, start, end, source address",
+        pii=(PiiColumn("source", Anonymize.NULL),),
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
 )
 

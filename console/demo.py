@@ -19,6 +19,7 @@ from console.config import Settings, load_settings
 from console.install import initialize
 from console.principal import system_principal
 from console.runtime import make_database, open_runtime
+from console.support_demo import seed_demo as seed_support_demo
 from console.users import AccountKind, create_user
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
 
@@ -248,6 +249,7 @@ def create_demo(data_dir: Path, plan: DemoPlan, *, progress: Progress | None = N
                             kind=kind, roles=roles, display_name=display,
                             email=f"{name}@client.example" if kind != AccountKind.VENDOR
                             else f"{name}@flowpro.example")
+            seed_support_demo(db, settings.support)  # a waiting request, a past grant
         Seeder(plan, clock.now().date(), progress).run(runtime.database.engine)
     finally:
         runtime.close()

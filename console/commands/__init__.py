@@ -12,4 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit", "audit"),
     "users": ("users", "users"),
     "roles": ("roles", "roles"),
+    "support": ("support", "support"),
+    "support-session": ("support", "support_session"),
+    "ssh": ("sshgate", "ssh"),
 }

@@ -10,22 +10,30 @@ import click
 from console.commands.base import CliState, fail
 
 
-def open_tui(state: CliState) -> None:
-    """Open the console on the configured installation; returns when the user quits."""
+def prepare_terminal(state: CliState, *, hint: str = "use the subcommands (see --help) in "
+                     "scripts") -> None:
+    """Check for a terminal and the data directory's keys, apply the colour settings, send
+    logging to a file."""
     settings = state.settings()
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        fail("the console needs a terminal; use the subcommands (see --help) in scripts", 2)
+        fail(f"the console needs a terminal; {hint}", 2)
     color = settings.ui.color_system.value
     if color == "none":
         os.environ["NO_COLOR"] = "1"
     elif color != "auto":
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
-    # Checks that need no database run now, so the refusal comes before the screen opens;
-    # the database itself opens in the background while the login screen is painted.
+    # Checks that need no database run now, so the refusal comes before the screen opens.
     from console.runtime import precheck
 
     precheck(settings)
     _log_to_file(settings.data_dir / "console.log")
+
+
+def open_tui(state: CliState) -> None:
+    """Open the console on the configured installation; returns when the user quits.
+    The database opens in the background while the login screen is painted."""
+    settings = state.settings()
+    prepare_terminal(state)
     from console.app import ConsoleApp
     from console.terminal import TerminalWatch
 

@@ -230,3 +230,9 @@ def users_passwd(state: CliState, password_stdin: bool) -> None:
     new = read_secret("New password: ", from_stdin=password_stdin, confirm=not password_stdin)
     change_password(db, actor, security=state.settings().security, new=new, current=current)
     click.echo("password changed")
+
+
+# `users ssh-key ...`: the SSH keys of vendor accounts (console/commands/sshkeys.py).
+from console.commands.sshkeys import ssh_key  # noqa: E402
+
+users.add_command(ssh_key)
