@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
+from models.jobs import JobRun
 
 
 class Anonymize(StrEnum):
@@ -37,6 +38,7 @@ class CategoryName(StrEnum):
     CUSTOMERS = "customers"
     SALES = "sales"
     AUDIT_EVENTS = "audit_events"
+    JOB_RUNS = "job_runs"
 
 
 class Owner(StrEnum):
@@ -126,6 +128,10 @@ CATEGORIES: tuple[Category, ...] = (
         CategoryName.AUDIT_EVENTS, "Audit trail", AuditEvent, "at", Owner.CONSOLE,
         "Every change, denial, login and sensitive read in the console",
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
+    Category(
+        CategoryName.JOB_RUNS, "Job runs", JobRun, "created_at", Owner.CONSOLE,
+        "Background work (maintenance, retention, exports, log ingestion): who started "
+        "what, with which parameters, and what it did"),
 )
 
 _BY_NAME = {c.name.value: c for c in CATEGORIES}

@@ -10,4 +10,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("setup", "config_group"),
     "tui": ("tui", "tui"),
     "audit": ("audit", "audit"),
+    "jobs": ("jobs", "jobs"),
+    "scheduler": ("jobs", "scheduler"),
 }
