@@ -138,8 +138,8 @@ class JobsScreen(AreaScreen):
         style = {"succeeded": "green", "failed": "red", "interrupted": "yellow",
                  "cancelled": "yellow"}.get(r.state.value, "")
         took = duration(r.elapsed_seconds) if r.elapsed_seconds is not None else ""
-        outcome = r.error if r.state != jobs.JobState.SUCCEEDED and r.error else \
-            jobs.summary(r.result, limit=80)
+        failed = r.state in (jobs.JobState.FAILED, jobs.JobState.INTERRUPTED)
+        outcome = r.error if failed and r.error else jobs.summary(r.result, limit=80)
         return [str(r.id), literal(r.kind), Text(r.state.value, style=style),
                 local_time(r.ended_at, tz, "%m-%d %H:%M") if r.ended_at else "", took,
                 literal(outcome, max_len=80)]
@@ -252,11 +252,11 @@ class JobsScreen(AreaScreen):
             self.notify("Select a running, queued or interrupted run to cancel.",
                         severity="warning")
             return
-        effect = ("It stops at its next step and keeps what it has done."
+        effect = ("stops at its next step and keeps what it has done."
                   if run.state == jobs.JobState.RUNNING else
-                  "It will not run (it can still be resumed later).")
+                  "will not run (it can still be resumed later).")
         self.app.push_screen(
-            ConfirmScreen(f"Cancel run #{run.id}?", f"{run.title}: {effect}",
+            ConfirmScreen(f"Cancel run #{run.id}?", f"{run.title} {effect}",
                           confirm_label="Cancel run"),
             partial(self._cancel_confirmed, run.id))
 

@@ -59,7 +59,7 @@ def test_failed_run_exits_1_and_resume_tells_how(config: Path, db) -> None:
     failed = cli("jobs", "run", "test-rows", "-p", "count=5", "-p", "fail_at=3",
                  config=config)
     assert failed.code == 1
-    assert "run #1 (test-rows) failed after 2 step unit(s): asked to fail at 3" in failed.err
+    assert "run #1 (test-rows) failed at 2/5: asked to fail at 3" in failed.err
     assert "flowpro-console jobs resume 1" in failed.err
 
 

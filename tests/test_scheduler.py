@@ -259,3 +259,32 @@ when = "daily 02:00"
     assert result.code == 2
     assert "[schedules.nightly] kind: unknown job kind 'retention-of-everything'" in result.err
     assert "Traceback" not in result.err
+
+
+def test_config_check_validates_schedules(installation, tmp_path: Path) -> None:
+    from tests.clihelp import run_cli
+
+    good = write_config(installation, tmp_path / "good.toml", extra="""
+[schedules.nightly]
+kind = "db-maintenance"
+when = "daily 03:30"
+params = { pages_per_step = 500 }
+""")
+    result = run_cli("config", "check", config=good)
+    assert result.code == 0 and "schedules: 1 enabled of 1 (nightly: daily 03:30)" in result.out
+    bad = write_config(installation, tmp_path / "bad.toml", extra="""
+[schedules.nightly]
+kind = "db-maintenance"
+when = "daily 03:30"
+params = { pages_per_step = 0 }
+""")
+    result = run_cli("config", "check", config=bad)
+    assert result.code == 2
+    assert "[schedules.nightly] params: param pages_per_step" in result.err
+    worse = write_config(installation, tmp_path / "worse.toml", extra="""
+[schedules.nightly]
+kind = "db-maintenance"
+when = "at night"
+""")
+    result = run_cli("config", "check", config=worse)
+    assert result.code == 2 and "nightly.when" in result.err and "daily HH:MM" in result.err

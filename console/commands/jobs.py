@@ -71,7 +71,8 @@ def jobs_show(state: CliState, run_id: int, as_json: bool) -> None:
         emit_json(run.to_json())
         return
     rows = [("run", f"#{run.id}"), ("kind", f"{run.kind} ({run.title})"),
-            ("state", run.state.value + (" (cancel requested)" if run.cancel_requested else "")),
+            ("state", run.state.value + (" (cancel requested)" if run.cancel_requested
+                                         and run.state.value == "running" else "")),
             ("params", json.dumps(run.params, sort_keys=True)),
             ("started by", run.started_by + (f" (schedule {run.schedule})" if run.schedule
                                              else "")),
@@ -192,8 +193,8 @@ def _after_start(state: CliState, started: Started, verb: str) -> None:
     hint = (f"; resume with `flowpro-console jobs resume {final.id}`" if final.resumable
             else "")
     detail = final.error or final.message
-    fail(f"run #{final.id} ({final.kind}) {final.state.value} after {final.done:,} step "
-         f"unit(s): {detail}{hint}",
+    at = f"{final.done:,}/{final.total:,}" if final.total is not None else f"{final.done:,}"
+    fail(f"run #{final.id} ({final.kind}) {final.state.value} at {at}: {detail}{hint}",
          130 if by_user and final.state == service.JobState.CANCELLED else 1)
 
 

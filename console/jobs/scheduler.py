@@ -21,7 +21,7 @@ import schedule as schedule_lib
 from sqlmodel import col, select
 
 from console import audit
-from console.config import ScheduleEntry, parse_when
+from console.config import ScheduleEntry, Settings, parse_when
 from console.db import writing
 from console.errors import ConfigError, Conflict, ConsoleError
 from console.jobs.kinds import find_kind, registered
@@ -45,9 +45,9 @@ log = logging.getLogger("flowpro.scheduler")
 AUTO_RESUMABLE = (StopReason.OWNER_LOST.value, StopReason.SHUTDOWN.value)
 
 
-def check_schedules(runtime: Runtime) -> None:
+def check_schedules(settings: Settings) -> None:
     """Every [schedules] entry names a known kind with valid params; else ConfigError."""
-    for name, entry in runtime.settings.schedules.items():
+    for name, entry in settings.schedules.items():
         where = f"[schedules.{name}]"
         kind = find_kind(entry.kind)
         if kind is None:
@@ -57,6 +57,15 @@ def check_schedules(runtime: Runtime) -> None:
             kind.parse(entry.params)
         except ConsoleError as exc:
             raise ConfigError(f"config error: {where} params: {exc.message}") from None
+
+
+def plan(sched: schedule_lib.Scheduler, when: str, fn: Any, *args: Any) -> schedule_lib.Job:
+    """Register `fn(*args)` on `sched` for a `when` text such as 'daily 02:00'."""
+    parsed = parse_when(when)
+    job = getattr(sched.every(parsed.interval), parsed.unit)
+    if parsed.at:
+        job = job.at(parsed.at)
+    return job.do(fn, *args)
 
 
 class Scheduler:
@@ -80,7 +89,7 @@ class Scheduler:
 
     def start(self) -> None:
         """Validate the schedules and take the lease; Conflict if a scheduler runs."""
-        check_schedules(self.runtime)
+        check_schedules(self.runtime.settings)
         with self.runtime.database.scope() as db:
             acquire_scheduler(db, self.owner, self.jobs.lease_seconds)
             audit.record_alone(db, self.principal, "scheduler.start", details={
@@ -171,11 +180,7 @@ class Scheduler:
         return True
 
     def _plan(self, name: str, entry: ScheduleEntry) -> None:
-        when = parse_when(entry.when)
-        job = getattr(self.sched.every(when.interval), when.unit)
-        if when.at:
-            job = job.at(when.at)
-        job.do(self._fire, name, entry)
+        plan(self.sched, entry.when, self._fire, name, entry)
 
     def _fire(self, name: str, entry: ScheduleEntry) -> None:
         extra = {"schedule": name, "kind": entry.kind}
@@ -257,8 +262,8 @@ class Scheduler:
                 if final is None:
                     log.warning("job run taken over by another runner", extra=extra)
                 else:
-                    level = logging.INFO if final.state == JobState.SUCCEEDED else \
-                        logging.WARNING
+                    level = logging.INFO if final.state in (
+                        JobState.SUCCEEDED, JobState.CANCELLED) else logging.WARNING
                     log.log(level, f"job run {final.state}", extra={
                         **extra, "state": final.state, "done": final.progress_done,
                         "total": final.progress_total, "error": final.error or None,

@@ -34,6 +34,8 @@ class StartJobScreen(ModalScreen["jobs.Started | None"]):
     StartJobScreen .param-name { width: 20; text-style: bold; }
     StartJobScreen .param-row Input, StartJobScreen .param-row Select { width: 1fr; }
     StartJobScreen .param-row Input { background: $boost; }
+    StartJobScreen .param-row Input:focus { background: $primary 40%; }
+    StartJobScreen .param-row Checkbox:focus { background: $primary 40%; }
     StartJobScreen .param-help { color: $foreground-muted; height: 1; }
     StartJobScreen #where { margin-top: 1; }
     StartJobScreen #form-error { color: $error; text-style: bold; }
@@ -56,7 +58,9 @@ class StartJobScreen(ModalScreen["jobs.Started | None"]):
             yield Static("Start a job", id="form-title")
             yield Select[str]([], id="kind", prompt="Job kind", allow_blank=True, compact=True)
             yield Static(id="kind-description", markup=False)
-            yield VerticalScroll(id="params")
+            params = VerticalScroll(id="params")
+            params.can_focus = False  # Tab goes from the kind straight to the first field
+            yield params
             yield Static("Checking whether a scheduler is running…", id="where",
                          markup=False)
             yield Static(id="form-error", markup=False)

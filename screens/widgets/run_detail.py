@@ -48,7 +48,8 @@ class RunDetailScreen(ModalScreen[None]):
         progress = f"{r.done:,}" + (f" of {r.total:,}" if r.total is not None else "")
         rows = [
             ("Kind", r.kind),
-            ("State", r.state.value + (" (cancel requested)" if r.cancel_requested else "")),
+            ("State", r.state.value + (" (cancel requested)" if r.cancel_requested
+                                       and r.state == "running" else "")),
             ("Progress", progress),
             ("Rate / ETA", f"{rate_text(r.rate)} {duration(r.eta_seconds)}".strip()),
             ("Message", r.message),
