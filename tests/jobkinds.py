@@ -8,6 +8,7 @@ was committed twice would show as duplicate numbers: the final table proves exac
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -43,6 +44,9 @@ class RowsParams(Params):
     count: int = Field(default=20, ge=1, le=100_000, description="Numbers to write")
     batch: int = Field(default=1, ge=1, le=10_000, description="Numbers per step")
     delay: float = Field(default=0.0, ge=0, le=10, description="Seconds each step sleeps")
+    hold_file: str = Field(default="", description="While this file exists, ...")
+    hold_after: int = Field(default=0, ge=0, description="... steps past this number wait "
+                            "after writing, before committing (a point to kill at)")
     fail_at: int = Field(default=0, ge=0, description="Fail the step writing this number")
     group: str = Field(default="test-rows", description="Conflict group")
 
@@ -98,6 +102,14 @@ class TestRows(JobKind[RowsParams, RowsCheckpoint]):
             ctx.db.connection().execute(
                 text("INSERT INTO jobtest_rows (n, run_id) VALUES (:n, :r)"),
                 {"n": n, "r": ctx.run_id})
+        if params.hold_file and checkpoint.next > params.hold_after:
+            # Rows written, not committed: a kill now must leave no trace of them.
+            with open(params.hold_file + ".waiting", "w"):
+                pass  # tells the test that the step is in flight
+            for _ in range(1200):
+                if not os.path.exists(params.hold_file):
+                    break
+                time.sleep(0.05)
         ctx.advance(last - checkpoint.next + 1, f"wrote up to {last}")
         checkpoint.written += last - checkpoint.next + 1
         checkpoint.next = last + 1

@@ -135,22 +135,28 @@ def audit_actions(db, prefix: str) -> list[str]:
 
 @pytest.mark.parametrize("resumed_by", ["person", "scheduler"])
 def test_sigkill_mid_job_then_resume_gives_the_exact_result(db, root, config, schedulers,
-                                                            resumed_by: str) -> None:
+                                                            resumed_by: str,
+                                                            tmp_path: Path) -> None:
     tk.prepare(db)
+    hold = tmp_path / "hold"
+    hold.touch()  # step 9 writes its row, then waits uncommitted: the kill lands mid-step
     first = schedulers(config)
     first.wait_for_log("scheduler started")
-    queued = jobs.start_run(db, root, "test-rows", {"count": "30", "delay": "0.05"},
+    queued = jobs.start_run(db, root, "test-rows", {"count": "30", "delay": "0.02",
+                                                    "hold_file": str(hold),
+                                                    "hold_after": "8"},
                             where=jobs.Where.SCHEDULER)
     run_id = queued.run.id
-    wait_for(lambda: row(db, run_id).progress_done >= 8, "the run to get going")
+    wait_for(lambda: Path(f"{hold}.waiting").exists(), "step 9 to be in flight")
     first.stop(signal.SIGKILL)
+    hold.unlink()
 
     # The dead owner is noticed at once (same host, no such process): interrupted, and
     # exactly the committed steps are in the table, matching the checkpoint.
     view = jobs.get_run(db, root, run_id)
     assert view.state == JobState.INTERRUPTED and view.stop_reason == StopReason.OWNER_LOST
     done = view.done
-    assert 8 <= done < 30 and view.checkpoint == {"next": done + 1, "written": done}
+    assert done == 8 and view.checkpoint == {"next": 9, "written": 8}
     assert tk.written_numbers(db, run_id) == list(range(1, done + 1))
 
     if resumed_by == "person":
@@ -170,19 +176,29 @@ def test_sigkill_mid_job_then_resume_gives_the_exact_result(db, root, config, sc
 
 
 def test_sigterm_stops_cleanly_and_the_next_scheduler_continues(db, root, config,
-                                                                schedulers) -> None:
+                                                                schedulers,
+                                                                tmp_path: Path) -> None:
     tk.prepare(db)
+    hold = tmp_path / "hold"
+    hold.touch()  # step 6 waits until SIGTERM has arrived: the stop lands mid-step
     first = schedulers(config)
     first.wait_for_log("scheduler started")
-    queued = jobs.start_run(db, root, "test-rows", {"count": "40", "delay": "0.05"},
+    queued = jobs.start_run(db, root, "test-rows", {"count": "40", "delay": "0.02",
+                                                    "hold_file": str(hold),
+                                                    "hold_after": "5"},
                             where=jobs.Where.SCHEDULER)
     run_id = queued.run.id
-    wait_for(lambda: row(db, run_id).progress_done >= 5, "the run to get going")
-    assert first.stop(signal.SIGTERM) == 0
+    wait_for(lambda: Path(f"{hold}.waiting").exists(), "step 6 to be in flight")
+    first.proc.send_signal(signal.SIGTERM)
+    first.wait_for_log("stopping: letting running jobs reach a step boundary")
+    hold.unlink()  # the step in flight finishes and is committed; then the run stops
+    assert first.proc.wait(60) == 0
+    first._reader.join(5)
     stopped = row(db, run_id)
     assert stopped.state == JobState.INTERRUPTED and stopped.stop_reason == StopReason.SHUTDOWN
     assert "SIGTERM" in stopped.error and stopped.owner_token is None
-    assert tk.written_numbers(db, run_id) == list(range(1, stopped.progress_done + 1))
+    assert stopped.progress_done == 6  # the step in flight finished, nothing after it
+    assert tk.written_numbers(db, run_id) == list(range(1, 7))
     assert not jobs.scheduler_status(db).running  # the lease was released
     db.rollback()
 
@@ -288,3 +304,44 @@ when = "at night"
 """)
     result = run_cli("config", "check", config=worse)
     assert result.code == 2 and "nightly.when" in result.err and "daily HH:MM" in result.err
+
+
+def test_a_scheduler_that_loses_its_lease_stops(db, root, config, schedulers) -> None:
+    from sqlalchemy import update
+
+    from console.db import writing
+    from models.jobs import JobLease
+
+    proc = schedulers(config)
+    proc.wait_for_log("scheduler started")
+    with writing(db):  # as if another scheduler had taken over while this one was frozen
+        db.exec(update(JobLease).where(JobLease.name == "scheduler").values(holder="x" * 32))
+    assert proc.proc.wait(60) == 1
+    proc._reader.join(5)
+    assert any("lost the scheduler lease" in e["message"] for e in proc.logs())
+
+
+def test_crash_looping_runs_are_not_resumed_forever(db, root, config, schedulers) -> None:
+    from console.db import writing
+
+    queued = jobs.start_run(db, root, "test-rows", {"count": "2"}, where=jobs.Where.SCHEDULER)
+    with writing(db):
+        run = db.get(JobRun, queued.run.id)
+        run.state, run.stop_reason, run.interruptions = "interrupted", "owner-lost", 3
+        db.add(run)
+    tired = jobs.start_run(db, root, "test-rows", {"count": "2", "group": "other"},
+                           where=jobs.Where.SCHEDULER)
+    with writing(db):
+        run = db.get(JobRun, tired.run.id)
+        run.state, run.stop_reason, run.interruptions = "interrupted", "authority", 0
+        db.add(run)
+    tk.prepare(db)
+    canary = jobs.start_run(db, root, "test-rows", {"count": "2", "group": "canary"},
+                            where=jobs.Where.SCHEDULER)
+    proc = schedulers(config)
+    proc.wait_for_log("scheduler started")
+    # The canary, queued after them, ran: the scheduler has looked at both by now.
+    wait_for(lambda: row(db, canary.run.id).state == JobState.SUCCEEDED, "the canary run")
+    assert proc.stop() == 0
+    assert row(db, queued.run.id).state == JobState.INTERRUPTED  # died 3 times: a person decides
+    assert row(db, tired.run.id).state == JobState.INTERRUPTED  # its person logged out

@@ -204,7 +204,7 @@ class Scheduler:
             candidates = db.exec(select(JobRun).where(
                 JobRun.state == JobState.INTERRUPTED.value,
                 col(JobRun.stop_reason).in_(AUTO_RESUMABLE),
-                JobRun.interruptions <= self.settings.max_auto_resumes,
+                JobRun.interruptions < self.settings.max_auto_resumes,
             ).order_by(col(JobRun.id))).all()
             db.rollback()
             for run in candidates:
