@@ -40,6 +40,7 @@ def test_run_list_show_json(config: Path, db) -> None:
     assert "pages_per_step (int, default 2000)" in kinds.out
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_bad_input_is_one_line_with_the_right_code(config: Path) -> None:
     cases = [(("jobs", "run", "db-maintenance", "-p", "bogus=1"), 2, "param bogus"),
              (("jobs", "run", "db-maintenance", "-p", "pages_per_step"), 2, "NAME=VALUE"),
@@ -54,6 +55,7 @@ def test_bad_input_is_one_line_with_the_right_code(config: Path) -> None:
         assert result.err.strip().count("\n") == 0 or args[1] == "list"
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_failed_run_exits_1_and_resume_tells_how(config: Path, db) -> None:
     tk.prepare(db)
     failed = cli("jobs", "run", "test-rows", "-p", "count=5", "-p", "fail_at=3",
@@ -74,12 +76,14 @@ def test_queue_without_scheduler_says_so_then_cancel(config: Path, db) -> None:
     assert again.code == 1 and "already ended" in again.err
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_scheduler_needs_the_os_owner(installation, tmp_path: Path) -> None:
     cfg = write_config(installation, tmp_path / "c.toml", "trust_os_owner = false")
     result = run_cli("scheduler", config=cfg)
     assert result.code == 3 and "OS owner" in result.err
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 @pytest.mark.integration
 def test_terminal_shows_a_progress_bar_and_ctrl_c_cancels(config: Path, db) -> None:
     tk.prepare(db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlmodel import select
 
 import tests.jobkinds as tk
@@ -66,6 +67,7 @@ async def test_progress_of_a_run_driven_from_another_thread(runtime, db, root) -
     assert out["final"].state == JobState.SUCCEEDED
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 async def test_start_form_runs_here_then_cancel_and_resume(runtime, db) -> None:
     tk.prepare(db)
     app = ConsoleApp(runtime, host="testhost")
@@ -117,6 +119,7 @@ async def test_start_form_runs_here_then_cancel_and_resume(runtime, db) -> None:
     assert actions == ["jobs.start", "jobs.cancel", "jobs.end", "jobs.resume", "jobs.end"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 async def test_form_hands_the_job_to_a_running_scheduler(runtime, db) -> None:
     acquire_scheduler(db, Owner("sched-host", 4242, "s" * 32), 600)
     app = ConsoleApp(runtime, host="testhost")

@@ -234,6 +234,7 @@ def test_a_second_scheduler_on_the_same_database_is_refused(db, config, schedule
     assert first.stop() == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_schedules_from_the_config_start_runs(installation, db, tmp_path: Path,
                                               schedulers) -> None:
     tk.prepare(db)
@@ -265,6 +266,7 @@ enabled = false
     assert db.exec(select(JobRun).where(JobRun.kind == "db-maintenance")).first() is None
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_bad_schedule_is_a_config_error(installation, tmp_path: Path) -> None:
     cfg = write_config(installation, tmp_path / "c.toml", extra="""
 [schedules.nightly]
@@ -277,6 +279,7 @@ when = "daily 02:00"
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_config_check_validates_schedules(installation, tmp_path: Path) -> None:
     from tests.clihelp import run_cli
 
@@ -321,6 +324,7 @@ def test_a_scheduler_that_loses_its_lease_stops(db, root, config, schedulers) ->
     assert any("lost the scheduler lease" in e["message"] for e in proc.logs())
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
 def test_crash_looping_runs_are_not_resumed_forever(db, root, config, schedulers) -> None:
     from console.db import writing
 
