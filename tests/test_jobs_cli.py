@@ -106,3 +106,29 @@ def test_terminal_shows_a_progress_bar_and_ctrl_c_cancels(config: Path, db) -> N
     run = db.get(JobRun, 1, populate_existing=True)
     assert run.state == "cancelled" and 0 < run.progress_done < 400
     assert tk.written_numbers(db, 1) == list(range(1, run.progress_done + 1))
+
+
+def test_conflicting_run_in_another_process_is_refused(runtime, config: Path, db,
+                                                       root) -> None:
+    import threading
+
+    from console import jobs
+
+    tk.prepare(db)
+    started = jobs.start_run(db, root, "test-rows", {"count": "5"}, where=jobs.Where.HERE)
+    pause = tk.Pause(2)  # this process holds the run (and its lock) between two steps
+    runner = threading.Thread(target=lambda: jobs.execute(runtime, started.claim, root,
+                                                          on_progress=pause), daemon=True)
+    runner.start()
+    pause.wait()
+    try:
+        other = cli("jobs", "run", "test-rows", "-p", "count=3", config=config)
+        assert other.code == 1
+        assert f"run #{started.run.id} (test-rows) is running and conflicts" in other.err
+        free = cli("jobs", "run", "test-rows", "-p", "count=3", "-p", "group=elsewhere",
+                   config=config)
+        assert free.code == 0, free.err
+    finally:
+        pause.release()
+        runner.join(30)
+    assert tk.written_numbers(db, started.run.id) == [1, 2, 3, 4, 5]

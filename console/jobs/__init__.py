@@ -106,10 +106,8 @@ from console.jobs.leases import Claim, Owner, SchedulerStatus, reap_stale, sched
 from console.jobs.runner import LocalJobs, Progress, RunControl, execute
 from console.jobs.service import (
     Overview,
-    RunView,
     Started,
     StartPlan,
-    Where,
     cancel_run,
     get_run,
     list_kinds,
@@ -119,8 +117,8 @@ from console.jobs.service import (
     plan_start,
     resume_run,
     start_run,
-    summary,
 )
+from console.jobs.views import RunView, Where, summary
 from models.jobs import Executor, JobState, StopReason
 
 __all__ = [

@@ -36,7 +36,8 @@ from console.jobs.leases import (
     renew_scheduler,
 )
 from console.jobs.runner import RunControl, describe_error, execute
-from console.jobs.service import Where, resume_run, start_run
+from console.jobs.service import resume_run, start_run
+from console.jobs.views import Where
 from console.principal import scheduler_principal
 from console.runtime import Runtime
 from models.jobs import JobRun, JobState, StopReason
@@ -238,7 +239,12 @@ class Scheduler:
             for run_id, kind in queued:
                 if free <= 0:
                     break
-                if run_id in self.active or find_kind(kind) is None:
+                if run_id in self.active or run_id in self.gave_up:
+                    continue
+                if find_kind(kind) is None:
+                    self.gave_up.add(run_id)
+                    log.warning("queued run of a kind this version does not know: left "
+                                "queued", extra={"run_id": run_id, "kind": kind})
                     continue
                 try:
                     with writing(db):
