@@ -50,11 +50,16 @@ class JsonLinesFormatter(logging.Formatter):
 
 def configure(stream: IO[str] | None = None, level: int = logging.INFO,
               logger: str = "flowpro") -> logging.Handler:
-    """Send `logger` (and its children) to `stream` (stderr) as JSON Lines."""
+    """Send every log record to `stream` (stderr) as JSON Lines: `logger` (and its
+    children) from `level`, everything else (libraries, Python warnings) from WARNING."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLinesFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     target = logging.getLogger(logger)
-    target.handlers[:] = [handler]
+    target.handlers[:] = []
     target.setLevel(level)
-    target.propagate = False
+    target.propagate = True
+    logging.captureWarnings(True)
     return handler

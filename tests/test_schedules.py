@@ -54,7 +54,17 @@ def test_schedule_config_errors_name_the_key() -> None:
     assert ok.schedules["n"].params == {"pages_per_step": 10} and ok.schedules["n"].enabled
 
 
-def test_json_lines_format() -> None:
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_json_lines_format(restore_logging) -> None:
     stream = io.StringIO()
     configure(stream, logger="flowpro.test-jsonlog")
     log = logging.getLogger("flowpro.test-jsonlog.child")
@@ -70,4 +80,8 @@ def test_json_lines_format() -> None:
                                                                   "job run started")
     assert second["level"] == "error" and second["exception"] == "RuntimeError: disk full"
     assert "Traceback" in second["traceback"]
+    logging.getLogger("some.library").info("not shown")
+    logging.getLogger("some.library").warning("shown")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["message"] for e in lines[2:]] == ["shown"]
     assert JsonLinesFormatter(host="h").host == "h"

@@ -165,7 +165,10 @@ class _Run:
         self.checkpoint = new
         if self.on_progress is not None:
             done, total, message = self.ctx.snapshot()
-            self.on_progress(Progress(self.claim.run_id, done, total, message))
+            try:
+                self.on_progress(Progress(self.claim.run_id, done, total, message))
+            except Exception:  # noqa: BLE001 - a display problem must not fail the run
+                log.exception("progress callback failed", extra={"run_id": self.claim.run_id})
         return False
 
     def _save(self, new: Checkpoint | None) -> None:
@@ -205,7 +208,11 @@ class _Run:
 
     def _end_in_txn(self, state: JobState, reason: StopReason, error: str,
                     checkpoint: Checkpoint) -> None:
-        result = self.kind.result(self.ctx, self.params, checkpoint)
+        try:
+            result = self.kind.result(self.ctx, self.params, checkpoint)
+        except Exception:  # noqa: BLE001 - the run still ends; the summary is lost
+            log.exception("job kind result() failed", extra={"run_id": self.claim.run_id})
+            result = {"result_error": "the job kind could not summarize its result"}
         values = self.progress_values()
         release(self.db, self.claim, state, checkpoint=dumps(checkpoint.model_dump(mode="json")),
                 result=dumps(result), error=error, stop_reason=reason.value, **values)
