@@ -131,6 +131,7 @@ class ConsoleApp(App[None]):
         self._preset = principal
         self.exit_on_session_end = exit_on_session_end
         self.end_reason: str | None = None
+        self._local_jobs: Any = None
 
     @property
     def runtime(self) -> Runtime:
@@ -142,6 +143,42 @@ class ConsoleApp(App[None]):
         """From a worker thread: the runtime, once the database has opened."""
         self._runtime_ready.wait(timeout)
         return self.runtime
+
+    @property
+    def local_jobs(self) -> Any:
+        """Job runs executing in this console's threads (when no scheduler is running)."""
+        if self._local_jobs is None:
+            from console.jobs import LocalJobs
+
+            self._local_jobs = LocalJobs(self.runtime)
+        return self._local_jobs
+
+    def _confirm_stopping_jobs(self, then: Callable[[], None], verb: str) -> None:
+        """If jobs run in this console, say what `verb` (quit, log out) does to them
+        before doing it."""
+        active = self._local_jobs.active() if self._local_jobs is not None else []
+        if not active:
+            then()
+            return
+        from screens.widgets.confirm import ConfirmScreen
+
+        runs = ", ".join(f"#{r}" for r in active)
+
+        def stop_then() -> None:  # in a worker thread: steps may take a moment to end
+            self.local_jobs.stop_all(f"stopped: its console user chose to {verb}", timeout=10)
+            self.call_from_thread(then)
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self.notify("Stopping the jobs running here at their next step…")
+                self.run_worker(stop_then, thread=True, group="stop-jobs", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen(
+            f"Jobs are running in this console ({runs})",
+            f"If you {verb} now they stop at their next step and are left "
+            "interrupted; resume them later from the Jobs area or with `flowpro-console "
+            "jobs resume`. (Start the scheduler to keep jobs running without a console.)",
+            confirm_label=verb.capitalize()), decided)
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -265,13 +302,17 @@ class ConsoleApp(App[None]):
     def action_logout(self) -> None:
         if self.principal is not None:
             self.locked = False
-            self.end_session("logout", notice="Logged out.")
+            self._confirm_stopping_jobs(
+                lambda: self.end_session("logout", notice="Logged out."), "log out")
 
     def action_quit_console(self) -> None:
-        if self.principal is not None:
-            self._record_logout(self.principal, "quit")
-        self.end_reason = self.end_reason or "quit"
-        self.exit()
+        def leave() -> None:
+            if self.principal is not None:
+                self._record_logout(self.principal, "quit")
+            self.end_reason = self.end_reason or "quit"
+            self.exit()
+
+        self._confirm_stopping_jobs(leave, "quit")
 
     def end_session(self, reason: str, *, notice: str | None = None) -> None:
         principal = self.principal
@@ -314,7 +355,10 @@ class ConsoleApp(App[None]):
             touch_session(db, principal)
 
     def terminal_lost(self, reason: str) -> None:
-        """Called from the terminal watch thread: record the logout, nothing else."""
+        """Called from the terminal watch thread: record the logout, nothing else (jobs
+        running here get a moment to end their step and be left interrupted)."""
+        if self._local_jobs is not None and self._local_jobs.active():
+            self._local_jobs.stop_all(f"stopped: the console's {reason}", timeout=0.8)
         principal = self.principal
         if principal is not None:
             self.principal = None

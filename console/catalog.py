@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
+from models.jobs import JobRun
 from models.support import SupportSession
 
 
@@ -39,6 +40,7 @@ class CategoryName(StrEnum):
     SALES = "sales"
     AUDIT_EVENTS = "audit_events"
     SUPPORT_SESSIONS = "support_sessions"
+    JOB_RUNS = "job_runs"
 
 
 class Owner(StrEnum):
@@ -133,6 +135,10 @@ CATEGORIES: tuple[Category, ...] = (
         Owner.CONSOLE, "FlowPro support sessions: engineer, grant, start, end, source address",
         pii=(PiiColumn("source", Anonymize.NULL),),
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
+    Category(
+        CategoryName.JOB_RUNS, "Job runs", JobRun, "created_at", Owner.CONSOLE,
+        "Background work (maintenance, retention, exports, log ingestion): who started "
+        "what, with which parameters, and what it did"),
 )
 
 _BY_NAME = {c.name.value: c for c in CATEGORIES}

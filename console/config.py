@@ -8,8 +8,10 @@ Every problem is one `ConfigError` naming the file, the key and what is allowed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,79 @@ class SupportSettings(Section):
         return self
 
 
+class JobsSettings(Section):
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> JobsSettings:
+        if self.lease_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError("lease_seconds must be at least 3 x heartbeat_seconds, so that "
+                             "one late heartbeat does not make a live job look dead")
+        return self
+
+
+class SchedulerSettings(Section):
+    max_workers: int = Field(default=2, ge=1, le=32)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    resume_interrupted: bool = True
+    max_auto_resumes: int = Field(default=3, ge=0, le=100)
+    stop_timeout_seconds: float = Field(default=60.0, ge=1, le=3600)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WHEN_FORMS = ("every N seconds|minutes|hours|days|weeks", "hourly [:MM]", "daily HH:MM",
+              "weekly <weekday> HH:MM")
+_UNITS = ("second", "minute", "hour", "day", "week")
+_HHMM = r"([01]\d|2[0-3]):([0-5]\d)"
+
+
+@dataclass(frozen=True)
+class When:
+    """A parsed schedule time: every `interval` `unit` (seconds..weeks or a weekday),
+    optionally `at` a time ("HH:MM", or ":MM" for hourly) in the server's local time."""
+
+    interval: int
+    unit: str
+    at: str | None = None
+
+
+def parse_when(text: str) -> When:
+    """Parse 'every 5 minutes', 'hourly :15', 'daily 02:00', 'weekly sunday 03:30'.
+    Raises ValueError listing the accepted forms."""
+    value = " ".join(text.lower().split())
+    m = re.fullmatch(r"every (?:(\d{1,6}) )?(second|minute|hour|day|week)s?", value)
+    if m:
+        interval = int(m.group(1) or 1)
+        if interval >= 1:
+            return When(interval, f"{m.group(2)}s")
+    m = re.fullmatch(r"hourly(?: (?:at )?:([0-5]\d))?", value)
+    if m:
+        return When(1, "hours", f":{m.group(1)}" if m.group(1) else None)
+    m = re.fullmatch(rf"(?:daily|every day)(?: at)? {_HHMM}", value)
+    if m:
+        return When(1, "days", f"{m.group(1)}:{m.group(2)}")
+    m = re.fullmatch(rf"(?:weekly |every )({'|'.join(WEEKDAYS)})(?: at)? {_HHMM}", value)
+    if m:
+        return When(1, m.group(1), f"{m.group(2)}:{m.group(3)}")
+    raise ValueError(f"cannot read {text!r} as a time; use one of: {'; '.join(WHEN_FORMS)}")
+
+
+class ScheduleEntry(Section):
+    """One `[schedules.<name>]` table: start a run of `kind` with `params` `when` due."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    when: str
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @field_validator("when")
+    @classmethod
+    def _readable_when(cls, value: str) -> str:
+        parse_when(value)
+        return value
+
+
 class Settings(Section):
     """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
 
@@ -161,7 +236,19 @@ class Settings(Section):
     ui: UiSettings = UiSettings()
     audit: AuditSettings = AuditSettings()
     support: SupportSettings = SupportSettings()
+    jobs: JobsSettings = JobsSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    schedules: dict[str, ScheduleEntry] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedule_names(cls, value: dict[str, ScheduleEntry]) -> dict[str, ScheduleEntry]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+                raise ValueError(f"schedule name {name!r} must be 1-64 letters, digits, "
+                                 "'-', '_' or '.'")
+        return value
 
     # Not read from the file: where it came from, and the resolved data directory.
     source: Path | None = Field(default=None, exclude=True)

@@ -15,4 +15,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "support": ("support", "support"),
     "support-session": ("support", "support_session"),
     "ssh": ("sshgate", "ssh"),
+    "jobs": ("jobs", "jobs"),
+    "scheduler": ("jobs", "scheduler"),
 }

@@ -154,8 +154,15 @@ def config_group() -> None:
 def config_check(state: CliState) -> None:
     """Validate the configuration and show where it comes from."""
     settings = state.settings()
+    from console.jobs.scheduler import check_schedules
+
+    check_schedules(settings)
     click.echo(f"config: {settings.source or 'built-in defaults'}: valid")
     click.echo(f"data dir: {settings.data_dir}")
+    enabled = [n for n, e in settings.schedules.items() if e.enabled]
+    if settings.schedules:
+        click.echo(f"schedules: {len(enabled)} enabled of {len(settings.schedules)} "
+                   f"({', '.join(f'{n}: {settings.schedules[n].when}' for n in enabled)})")
     from console.db import Database
 
     click.echo(f"database: {Database(settings.database_url, settings.database).display_url}")

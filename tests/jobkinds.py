@@ -1,0 +1,116 @@
+"""Test-only job kinds, registered when this module is imported (the tests import it, and a
+scheduler subprocess is started with `python -c "import tests.jobkinds; ..."`).
+
+`test-rows` writes the numbers 1..count into `jobtest_rows`, `batch` per step, each step in
+the same transaction as its checkpoint. The table has no unique constraint, so a step that
+was committed twice would show as duplicate numbers: the final table proves exactly-once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from pydantic import Field
+from sqlalchemy import text
+
+from console.db import writing
+from console.jobs import Checkpoint, JobContext, JobFailed, JobKind, Params, job_kind
+
+
+class Pause:
+    """An `on_progress` callback that holds an in-process runner once `at` units are done
+    (between steps, outside any transaction, so the database stays free) until released."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def __call__(self, progress) -> None:
+        if progress.done >= self.at and not self.go.is_set():
+            self.reached.set()
+            self.go.wait(60)
+
+    def wait(self, timeout: float = 30) -> None:
+        assert self.reached.wait(timeout), f"the run never reached {self.at}"
+
+    def release(self) -> None:
+        self.go.set()
+
+
+class RowsParams(Params):
+    count: int = Field(default=20, ge=1, le=100_000, description="Numbers to write")
+    batch: int = Field(default=1, ge=1, le=10_000, description="Numbers per step")
+    delay: float = Field(default=0.0, ge=0, le=10, description="Seconds each step sleeps")
+    hold_file: str = Field(default="", description="While this file exists, ...")
+    hold_after: int = Field(default=0, ge=0, description="... steps past this number wait "
+                            "after writing, before committing (a point to kill at)")
+    fail_at: int = Field(default=0, ge=0, description="Fail the step writing this number")
+    group: str = Field(default="test-rows", description="Conflict group")
+
+
+class RowsCheckpoint(Checkpoint):
+    next: int = 1
+    written: int = 0
+
+
+def ensure_table(db) -> None:
+    db.connection().exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS jobtest_rows (n INTEGER NOT NULL, run_id INTEGER NOT NULL)")
+
+
+def prepare(db) -> None:
+    """Create the table before runs start (concurrent CREATEs can clash on PostgreSQL)."""
+    db.rollback()
+    with writing(db):
+        ensure_table(db)
+
+
+def written_numbers(db, run_id: int | None = None) -> list[int]:
+    prepare(db)
+    sql = "SELECT n FROM jobtest_rows" + (" WHERE run_id = :r" if run_id else "") + " ORDER BY n"
+    rows = [r[0] for r in db.connection().execute(text(sql), {"r": run_id}).all()]
+    db.commit()
+    return rows
+
+
+@job_kind
+class TestRows(JobKind[RowsParams, RowsCheckpoint]):
+    name = "test-rows"
+    title = "Test: numbered rows"
+    description = "Writes numbers 1..count, batch per step (tests only)"
+
+    def locks(self, params: RowsParams) -> tuple[str, ...]:
+        return (params.group,)
+
+    def estimate(self, ctx: JobContext, params: RowsParams, checkpoint: RowsCheckpoint) -> int:
+        return params.count
+
+    def step(self, ctx: JobContext, params: RowsParams,
+             checkpoint: RowsCheckpoint) -> RowsCheckpoint | None:
+        if checkpoint.next > params.count:
+            return None
+        if params.delay:
+            time.sleep(params.delay)
+        ensure_table(ctx.db)
+        last = min(params.count, checkpoint.next + params.batch - 1)
+        for n in range(checkpoint.next, last + 1):
+            if n == params.fail_at:
+                raise JobFailed(f"asked to fail at {n}")
+            ctx.db.connection().execute(
+                text("INSERT INTO jobtest_rows (n, run_id) VALUES (:n, :r)"),
+                {"n": n, "r": ctx.run_id})
+        if params.hold_file and checkpoint.next > params.hold_after:
+            # Rows written, not committed: a kill now must leave no trace of them.
+            with open(params.hold_file + ".waiting", "w"):
+                pass  # tells the test that the step is in flight
+            for _ in range(1200):
+                if not os.path.exists(params.hold_file):
+                    break
+                time.sleep(0.05)
+        ctx.advance(last - checkpoint.next + 1, f"wrote up to {last}")
+        checkpoint.written += last - checkpoint.next + 1
+        checkpoint.next = last + 1
+        return checkpoint
