@@ -63,7 +63,8 @@ def test_schema_states(tmp_path: Path) -> None:
     database.dispose()
 
     with sqlite3.connect(path) as conn:  # a newer console migrated it further
-        conn.execute("UPDATE alembic_version SET version_num = 'zz_future'")
+        conn.execute("DELETE FROM alembic_version")
+        conn.execute("INSERT INTO alembic_version VALUES ('zz_future')")
     database = Database(f"sqlite:///{path}")
     with pytest.raises(SchemaOutdated, match="newer"):
         ensure_current(database)
