@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
+from models.logs import LogEntry
 
 
 class Anonymize(StrEnum):
@@ -37,6 +38,14 @@ class CategoryName(StrEnum):
     CUSTOMERS = "customers"
     SALES = "sales"
     AUDIT_EVENTS = "audit_events"
+    PROCESSING_LOGS = "processing_logs"
+
+
+class Disposal(StrEnum):
+    """How retention removes a category's old data."""
+
+    ROWS = "rows"  # row by row (in batches), or anonymized in place
+    PARTITIONS = "partitions"  # whole time partitions dropped; the boundary one trimmed
 
 
 class Owner(StrEnum):
@@ -72,6 +81,7 @@ class Category:
     # Legal minimum keep period (days) no policy may go below; 0 = none.
     legal_minimum_days: int = 0
     legal_minimum_basis: str = ""
+    disposal: Disposal = Disposal.ROWS
 
     @property
     def table(self) -> str:
@@ -126,6 +136,13 @@ CATEGORIES: tuple[Category, ...] = (
         CategoryName.AUDIT_EVENTS, "Audit trail", AuditEvent, "at", Owner.CONSOLE,
         "Every change, denial, login and sensitive read in the console",
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
+    Category(
+        CategoryName.PROCESSING_LOGS, "Processing logs", LogEntry, "ts", Owner.CONSOLE,
+        "Log lines ingested from the servers (payroll, HRM, POS, console, syslog, web); ages "
+        "from the entry's time. Stored in monthly partitions: retention deletes by dropping "
+        "whole months (console.logs.retention.purge_before), never row by row. Messages may "
+        "hold personal data: masked for readers without pii.read",
+        disposal=Disposal.PARTITIONS),
 )
 
 _BY_NAME = {c.name.value: c for c in CATEGORIES}

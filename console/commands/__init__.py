@@ -10,4 +10,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("setup", "config_group"),
     "tui": ("tui", "tui"),
     "audit": ("audit", "audit"),
+    "logs": ("logs", "logs"),
 }

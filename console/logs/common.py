@@ -176,3 +176,43 @@ class Entry:
 
     def __post_init__(self) -> None:
         self.ts = time_of(self.id)
+
+
+# -- user input ----------------------------------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(value: str, now: datetime, zone: object = None) -> datetime:
+    """'15m', '1h', '2d', 'last 1h' (that long ago), 'now', '2026-11-22',
+    '2026-11-22 14:05[:09]' or ISO 8601 (wall times in `zone`, None: the local zone).
+    Raises ValueError with what is accepted."""
+    text = value.strip().lower().removeprefix("last ").strip()
+    if text == "now":
+        return now
+    if len(text) >= 2 and text[:-1].isdigit() and text[-1] in _UNITS:
+        return now - timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a time: use e.g. 15m, 1h, 2d (ago), now, "
+                         "2026-11-22 or 2026-11-22 14:05") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone) if zone is not None else parsed.astimezone()
+    return parsed.astimezone(UTC)
+
+
+def parse_levels(value: str) -> frozenset[int]:
+    """'error,warn' or 'warn+' (that level and worse). Raises ValueError."""
+    result: set[int] = set()
+    for part in value.split(","):
+        name = part.strip()
+        if not name:
+            continue
+        worse = name.endswith("+")
+        level = parse_level(name.rstrip("+"))
+        if level is None:
+            known = ", ".join(LABELS.values())
+            raise ValueError(f"unknown level {name!r}; known: {known} (add + for 'and worse')")
+        result.update(range(0, level + 1) if worse else (level,))
+    return frozenset(result)

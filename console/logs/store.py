@@ -25,6 +25,7 @@ from console.logs.common import (
     month_key,
     month_label,
     table_of,
+    time_of,
 )
 from models.logs import LogOrigin, LogPartition
 
@@ -236,3 +237,22 @@ def origin_ids(db: Session, keys: Iterable[tuple[str, str, str]],
 
 def origins(db: Session) -> dict[int, LogOrigin]:
     return {o.id: o for o in db.exec(select(LogOrigin)).all()}  # type: ignore[misc]
+
+
+def volume(db: Session) -> tuple[int, Any, Any]:
+    """(entries, oldest time, newest time) without scanning: row counts kept per month,
+    the extremes from each end of the id index."""
+    parts = partitions(db)
+    rows = sum(int(p.rows) for p in parts)
+    oldest = newest = None
+    for part in parts:
+        found = db.execute(text(f"SELECT min(id) FROM {part.table_name}")).scalar()
+        if found is not None:
+            oldest = time_of(found)
+            break
+    for part in reversed(parts):
+        found = db.execute(text(f"SELECT max(id) FROM {part.table_name}")).scalar()
+        if found is not None:
+            newest = time_of(found)
+            break
+    return rows, oldest, newest
