@@ -81,3 +81,21 @@ def export(db: Session, actor: Principal, flt: LogFilter, out: TextIO, *, fmt: s
                        details={"filter": flt.describe(), "format": fmt, "entries": count,
                                 "masked": not sees_pii(actor)})
     return count
+
+
+@service("logs.export")
+def export_to_file(db: Session, actor: Principal, flt: LogFilter, path: str, *,
+                   fmt: str | None = None) -> int:
+    """Export to the file `path` (format from its suffix: .csv or JSON Lines), for the
+    TUI. Needs logs.read; raises ValidationError when the file cannot be written."""
+    actor.require(Permission.LOGS_READ)
+    from pathlib import Path
+
+    target = Path(path).expanduser()
+    chosen = fmt or ("csv" if target.suffix.lower() == ".csv" else "jsonl")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8", newline="") as out:
+            return export(db, actor, flt, out, fmt=chosen, where=str(target))
+    except OSError as exc:
+        raise ValidationError("path", f"cannot write {target}: {exc.strerror}") from None

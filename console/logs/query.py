@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -485,3 +485,14 @@ def replace_filter(flt: LogFilter, **changes: object) -> LogFilter:
 __all__ = ["SEQ_BITS", "Detail", "Histogram", "LogFilter", "Page", "approximate_count",
            "at_time", "detail", "fetch", "histogram", "parse_text", "record_search",
            "replace_filter", "sources_and_hosts"]
+
+
+def matcher(query: str) -> Callable[[str], bool]:
+    """A test for 'does this (visible) text hold the search', for highlighting."""
+    try:
+        check = _checker(parse_text(query))
+    except ValidationError:
+        check = None
+    if check is None:
+        return lambda _text: False
+    return lambda value: check.search(value) is not None
