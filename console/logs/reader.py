@@ -126,7 +126,8 @@ class Assembler:
             p = parse(line)
             if p is None:
                 if multiline and (not line or line[0] in " \t" or _CONT.match(line)
-                                  or (cont and _EXC.match(line))):
+                                  or ((cont or (pending is None and chunk.leading))
+                                      and _EXC.match(line))):
                     if pending is not None:
                         cont.append(line)
                     elif line.strip():
