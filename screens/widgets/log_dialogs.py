@@ -27,6 +27,8 @@ class DetailScreen(ModalScreen[None]):
     DetailScreen { align: center middle; }
     DetailScreen > Vertical { width: 100%; height: 100%; border: thick $accent;
         background: $surface; padding: 0 1; }
+    DetailScreen #detail-body { height: 1fr; }
+    DetailScreen Static { height: auto; }
     DetailScreen .section-title { margin-top: 0; }
     """
     BINDINGS = [Binding("escape,q", "dismiss_detail", "Close", id="logs.detail_close")]

@@ -216,7 +216,7 @@ class LogView(ScrollView, can_focus=True):
         if entry is not None:
             self.post_message(self.Opened(entry))
 
-    def _show_cursor(self, center: bool = False) -> None:
+    def _show_cursor(self, center: bool = False, tries: int = 20) -> None:
         height = max(self.scrollable_content_region.height, 1)
         y = self.scroll_offset.y
         if center:
@@ -226,6 +226,10 @@ class LogView(ScrollView, can_focus=True):
         elif self.cursor >= y + height:
             y = self.cursor - height + 1
         self.scroll_to(y=max(y, 0), animate=False, immediate=True)
+        top = int(self.scroll_offset.y)
+        if tries and not top <= self.cursor < top + height:
+            # The new virtual height is not laid out yet (the scroll was clamped): retry.
+            self.set_timer(0.05, lambda: self._show_cursor(center, tries - 1))
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
