@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
 from textual.widgets import Static
 
 from console import clock
@@ -24,9 +26,33 @@ from screens.widgets.log_dialogs import AskScreen, DetailScreen, PickScreen
 from screens.widgets.log_view import PAGE, LogView, Request
 
 
+class LogCommands(Provider):
+    """Command palette: the log browser's actions by name."""
+
+    ACTIONS = (
+        ("Search the log view", "search", "/ then n (older) and N (newer) match"),
+        ("Follow new entries (tail -f)", "follow", "f"),
+        ("Filter by level", "levels", "l"), ("Filter by source system", "sources", "s"),
+        ("Filter by host", "hosts", "h"), ("Filter by time range", "range", "r"),
+        ("Filter by words (full text)", "text", "t"), ("Filter by regex", "regex", "x"),
+        ("Jump to a time", "jump", "J"), ("Clear the filters", "clear", "c"),
+        ("Export the current view", "export", "e"),
+    )
+
+    async def search(self, query_text: str) -> Hits:
+        matcher = self.matcher(query_text)
+        screen = self.screen
+        for label, action, keys in self.ACTIONS:
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label),
+                          partial(screen.run_action, action), help=f"key {keys}")
+
+
 class LogsScreen(AreaScreen):
     AREA = "logs"
     CSS_PATH = "logs.tcss"
+    COMMANDS = {LogCommands}
     BINDINGS = [
         Binding("slash", "search", "Search", id="logs.search"),
         Binding("n", "find('older')", "Older match", id="logs.next_match"),

@@ -213,20 +213,37 @@ class Syslog(Parser):
         r" +(\S+) +(?:([^\s\[:]+)(?:\[(\d+)\])?: ?)?")
     RFC5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?")
 
+    def __init__(self, clock: Clock, host: str | None = None) -> None:
+        super().__init__(clock, host)
+        # The hot path: bound methods and the per-second cache looked up once.
+        self._match = self.BSD.match
+        self._stamps = clock._cache  # noqa: SLF001
+
     def parse(self, line: str) -> Parsed | None:
-        if line.startswith("<") and (m := self.RFC5424.match(line)) is not None:
+        if line[:1] == "<" and (m := self.RFC5424.match(line)) is not None:
             return self._rfc5424(line, m)
-        m = self.BSD.match(line)
+        m = self._match(line)
         if m is None:
             return None
         pri, stamp, host, program = m.group(1, 2, 3, 4)
-        ts = self.clock.bsd(stamp) if stamp[3] == " " else self.clock.iso(stamp)
+        ts = self._stamps.get(stamp)
         if ts is None:
-            return None
+            ts = self.clock.bsd(stamp) if stamp[3] == " " else self.clock.iso(stamp)
+            if ts is None:
+                return None
         end = m.end()
         message = line[end:]
-        level = int(pri) & 7 if pri else guess_level(message)
-        # A plain tuple in Parsed's field order: this is the hot path.
+        if pri:
+            level = int(pri) & 7
+        else:  # guess_level, inlined: most lines hold none of the words
+            low = message[:400].lower()
+            level = Level.INFO
+            if "err" in low or "fail" in low or "warn" in low or "crit" in low \
+                    or "fatal" in low or "emerg" in low or "alert" in low or "panic" in low:
+                found = _WORDS.search(low)
+                if found:
+                    level = _WORD_LEVEL[found.group(1)]
+        # A plain tuple in Parsed's field order.
         return (ts, level, host, program or "", message, line[:end], None, None)  # type: ignore[return-value]
 
     def _rfc5424(self, line: str, m: re.Match[str]) -> Parsed | None:

@@ -304,18 +304,28 @@ class FileIngest:
         store.origin_ids(db, keys, self.origins)
         origins = self.origins
         allocator = IdAllocator(db)
-        alloc = allocator.alloc
+        alloc, nxt = allocator.alloc, allocator.next
         by_month: dict[str, list[tuple]] = {}
         counts: dict[tuple[int, int, str], int] = {}
         last_id = None
         key, rows, lo, hi = "", None, 0, -1
+        top = -1  # highest id given in this chunk; the fast path stays above every other
         for ts, level, e_host, program, message, prefix, extra, source, line in entries:
             src = source or file_source
-            entry_id = alloc(ts << SEQ_BITS if ts > 0 else 0)
-            if not lo <= entry_id < hi:
-                key = month_key(entry_id)
-                lo, hi = month_bounds(key)
-                rows = by_month.setdefault(key, [])
+            candidate = ts << SEQ_BITS if ts > 0 else 0
+            entry_id = nxt.get(candidate, candidate)
+            if entry_id > top and lo <= entry_id < hi and entry_id > allocator.max \
+                    and entry_id - candidate < 1 << SEQ_BITS:
+                nxt[candidate] = entry_id + 1  # fast path: in order, nothing stored here
+            else:
+                entry_id = alloc(candidate)
+                if not lo <= entry_id < hi:
+                    key = month_key(entry_id)
+                    lo, hi = month_bounds(key)
+                    rows = by_month.setdefault(key, [])
+                    allocator.month(entry_id)
+            if entry_id > top:
+                top = entry_id
             rows.append((entry_id, level, origins[(src, e_host or host, program)],  # type: ignore[union-attr]
                          message, prefix, extra, file_id, line))
             bucket = (ts // 300_000_000, level, src)

@@ -363,12 +363,11 @@ def _range_seconds(db: Session, flt: LogFilter) -> tuple[int, int] | None:
     start = ts_us(flt.since) // 1_000_000 if flt.since else None
     end = ts_us(flt.until) // 1_000_000 if flt.until else None
     if start is None or end is None:
-        row = db.execute(text("SELECT min(bucket), max(bucket) FROM log_rollups "
-                              "WHERE span = 86400")).one()
-        if row[0] is None:
+        _rows, oldest, newest = store.volume(db)  # the id index's two ends: no scan
+        if oldest is None or newest is None:
             return None
-        start = int(row[0]) if start is None else start
-        end = int(row[1]) + 86400 if end is None else end
+        start = int(oldest.timestamp()) if start is None else start
+        end = int(newest.timestamp()) + 1 if end is None else end
     return (start, end) if end > start else None
 
 
@@ -396,8 +395,8 @@ def histogram(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) 
         return Histogram(0, 300, [{} for _ in range(bars)], exact)
     start, end = rng
     span = _span_for(end - start, bars)
-    width = max(span, -(-(end - start) // bars // span) * span)
     start -= start % span
+    width = max(span, -(-(end - start) // bars // span) * span)
     result: list[dict[int, int]] = [{} for _ in range(bars)]
     for bucket, level, n in _rollup_rows(db, flt, span, start, end):
         i = (bucket - start) // width
