@@ -232,3 +232,24 @@ def test_follow_sees_appended_lines(db, root, tmp_path: Path) -> None:
     new = fetch(db, root, LogFilter(), anchor=last, direction="newer").entries
     assert len(new) == 2
     time.sleep(0)  # (no timing assertions)
+
+
+def test_parsing_in_a_second_process_gives_the_same_entries(db, root, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    import console.logs.ingest as ingest_module
+
+    text = syslog_lines(T0, 3000, step=0.5)
+    one = write(tmp_path / "one.log", text)
+    two = write(tmp_path / "two.log", "Oct 30 22:59:59 srv01 cron[1]: head\n" + text)
+    monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 1 << 60)
+    sequential = run(db, root, one)
+    monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "_spare_core", lambda: True)
+    parallel = run(db, root, two)
+    assert parallel.entries == sequential.entries + 1 == 3001
+    rows = list(iter_entries(db, root, LogFilter()))
+    by_file: dict[int | None, list[str]] = {}
+    for entry in rows:
+        by_file.setdefault(entry.file_id, []).append(entry.message)
+    first, second = sorted(by_file.values(), key=len)
+    assert second[1:] == first and second[0] == "head"

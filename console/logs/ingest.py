@@ -37,6 +37,7 @@ from console.logs.common import (
     month_bounds,
     month_key,
     month_label,
+    ts_us,
 )
 from console.logs.formats import make_parser
 from console.logs.reader import (
@@ -54,6 +55,7 @@ from console.permissions import Permission
 from console.principal import Principal
 from models.logs import LogFile
 
+PARALLEL_BYTES = 16 << 20  # files with this much to read are parsed in a second process
 SETTLE_SECONDS = 10  # an unterminated last line is taken once the file is this quiet
 _ROTATED = re.compile(r"(\.\d+)?(\.gz)?$")
 _GENERIC_STEMS = {"access", "error", "access_log", "error_log", "ssl_access", "ssl_error",
@@ -242,13 +244,14 @@ class FileIngest:
     def chunks(self) -> Iterator[Chunk]:
         state = self.state
         assert state is not None
-        reference = min(from_us(self.mtime_us), clock.now())
-        parser = make_parser(self.fmt, zone(self.zone_name), reference, self.host)
-        assembler = Assembler(parser, self.fmt, self.mtime_us)
-        with open_binary(self.path) as fh:
-            fh.seek(state.offset)
-            yield from read_chunks(fh, assembler, offset=state.offset, line_no=state.lines,
-                                   final=bool(self.final))
+        args = (str(self.path), self.fmt.value, self.zone_name,
+                min(self.mtime_us, ts_us(clock.now())), self.mtime_us, self.host,
+                state.offset, state.lines, bool(self.final))
+        remaining = self.path.stat().st_size - (0 if self.gz else state.offset)
+        if remaining >= PARALLEL_BYTES and _spare_core() and _can_fork():
+            yield from _parse_in_child(args)
+        else:
+            yield from _parse(*args)
 
     def store_chunk(self, chunk: Chunk, *, audit_now: bool) -> None:
         db, state, result = self.db, self.state, self.result
@@ -338,6 +341,63 @@ class FileIngest:
                        {"n": len(rows), "m": month_label(key)})
         add_rollups(db, counts)
         state.last_entry_id = last_id
+
+
+def _parse(path: str, fmt: str, zone_name: str, reference_us: int, mtime_us: int, host: str,
+           offset: int, line_no: int, final: bool) -> Iterator[Chunk]:
+    parser = make_parser(Format(fmt), zone(zone_name), from_us(reference_us), host)
+    assembler = Assembler(parser, Format(fmt), mtime_us)
+    with open_binary(Path(path)) as fh:
+        fh.seek(offset)
+        yield from read_chunks(fh, assembler, offset=offset, line_no=line_no, final=final)
+
+
+def _spare_core() -> bool:
+    """A second process only pays when a core is idle: pickling the chunks costs CPU."""
+    cores = os.cpu_count() or 1
+    return cores > 1 and os.getloadavg()[0] <= cores - 1
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+    import threading
+
+    # Forking a process that runs other threads (the TUI) is not safe.
+    return "fork" in multiprocessing.get_all_start_methods() and \
+        threading.active_count() == 1
+
+
+def _child(queue, args: tuple) -> None:  # runs in the forked parser process
+    try:
+        for chunk in _parse(*args):
+            queue.put(chunk)
+        queue.put(None)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        queue.put(RuntimeError(f"parsing {args[0]} failed: {exc!r}"))
+
+
+def _parse_in_child(args: tuple) -> Iterator[Chunk]:
+    """Parse in a forked process while this one stores: the two halves of an ingest on
+    two cores. Chunks come back through a queue of two (memory stays bounded)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=2)
+    child = context.Process(target=_child, args=(queue, args), daemon=True)
+    child.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(5)
+        queue.close()
 
 
 def add_rollups(db: Session, counts: dict[tuple[int, int, str], int]) -> None:

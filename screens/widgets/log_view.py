@@ -121,8 +121,7 @@ class LogView(ScrollView, can_focus=True):
                 self.base = min(req.index, max(self.total - len(entries), 0))
                 self.cursor = self.base
             self._resize()
-            # The new virtual height takes effect at the next layout: scroll after it.
-            self.call_after_refresh(self._show_cursor, req.reason == "time")
+            self._show_cursor(req.reason == "time")
         elif req.reason == "older":
             if entries:
                 self.entries[:0] = entries
@@ -140,7 +139,7 @@ class LogView(ScrollView, can_focus=True):
             self._trim(keep_start=False)
             if req.reason == "follow" and entries and following:
                 self.cursor = self.base + len(self.entries) - 1
-                self.call_after_refresh(self._show_cursor)
+                self._show_cursor()
         self._resize()
         self.refresh()
 
