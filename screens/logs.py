@@ -145,8 +145,9 @@ class LogsScreen(AreaScreen):
 
     def _show_status(self) -> None:
         view = self.view
-        parts = [f"≈{self.total:,} entries" if not view.at_end or not view.at_start
-                 else f"{self.total:,} entries"]
+        total = max(self.total, view.total)
+        parts = [f"≈{total:,} entries" if not view.at_end or not view.at_start
+                 else f"{total:,} entries"]
         entry = view.current
         if entry is not None:
             parts.append(f"row {view.cursor + 1:,}")

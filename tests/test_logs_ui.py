@@ -94,6 +94,19 @@ async def test_browser_filter_search_follow_and_escapes(runtime, db, root, tmp_p
         assert raw.endswith("srv01 app[1]: freshly appended line")
         assert '"host": "srv01"' in str(app.screen.query_one("#detail-fields").render())
         await pilot.press("escape")
+        # export the current view
+        await wait_for_screen(pilot, app, "LogsScreen")
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, "AskScreen")
+        target = tmp_path / "view.csv"
+        app.screen.query_one("#ask").value = str(target)
+        await pilot.press("enter")
+        for _ in range(100):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            if target.exists() and len(target.read_text().splitlines()) == 63:
+                break
+        assert len(target.read_text().splitlines()) == 63  # header + 62 entries
 
 
 def test_cli_ingest_search_tail_export(installation, tmp_path: Path) -> None:
@@ -115,3 +128,35 @@ def test_cli_ingest_search_tail_export(installation, tmp_path: Path) -> None:
     assert bad.code == 2 and "not a time" in bad.err and "Traceback" not in bad.err
     months = run_cli("logs", "months", config=cfg)
     assert "2026-11" in months.out
+
+
+def test_cli_ingest_follow_reads_appended_lines_until_interrupted(installation,
+                                                                  tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.clihelp import entry_point
+
+    cfg = write_config(installation, tmp_path / "c.toml",
+                       extra='[logs]\ntimezone = "UTC"\nfollow_poll_seconds = 0.2\n')
+    log = tmp_path / "live.log"
+    log.write_text(lines(T0, 3))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWPRO_", "SSH_"))}
+    proc = subprocess.Popen([*entry_point(), "--config", str(cfg), "logs", "ingest", "--follow",
+                             str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert "3 entries" in (proc.stdout.readline() + proc.stdout.readline())
+        with open(log, "a") as fh:
+            fh.write(f"{T0:%b} {T0.day:2d} 09:30:00 srv01 app[1]: appended while following\n")
+        for _ in range(150):  # a bounded wait, no timing assertion
+            found = run_cli("logs", "search", "--text", "appended following", config=cfg)
+            if "appended while following" in found.out:
+                break
+            time.sleep(0.2)
+        assert "appended while following" in found.out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
