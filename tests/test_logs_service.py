@@ -142,6 +142,7 @@ def test_filters_text_regex_time_hosts(db, root, tmp_path: Path) -> None:
     # approximate count and histogram come from the rollups
     assert approximate_count(db, root, LogFilter()) == 80
     assert approximate_count(db, root, LogFilter(levels=frozenset({3}))) == 8
+    assert approximate_count(db, root, LogFilter(text="disk")) == 8  # from the index
     hist = histogram(db, root, LogFilter(), bars=10)
     assert sum(hist.totals) == 80 and any(3 in b for b in hist.bars)
     with pytest.raises(ValidationError, match="regex"):

@@ -405,17 +405,50 @@ def histogram(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) 
     return Histogram(start, width, result, exact)
 
 
+TEXT_COUNT_CAP = 100_000
+
+
 @service("logs.read")
 def approximate_count(db: Session, actor: Principal, flt: LogFilter) -> int:
-    """How many entries match the level, source and time filters, from the rollups (edge
-    buckets count whole; text, regex and host filters are not applied). Needs logs.read."""
+    """How many entries match, without a scan: the level, source and time filters from the
+    rollups (edge buckets count whole); with words, also at most TEXT_COUNT_CAP hits from
+    the full-text index (an upper bound when other filters apply too). Regex and host
+    filters are not applied. Needs logs.read."""
     actor.require(Permission.LOGS_READ)
     rng = _range_seconds(db, flt)
     if rng is None:
         return 0
     start, end = rng
     span = _span_for(end - start, 200)
-    return sum(n for _b, _lv, n in _rollup_rows(db, flt, span, start, end))
+    total = sum(n for _b, _lv, n in _rollup_rows(db, flt, span, start, end))
+    if flt.text and total:
+        total = min(total, _text_hits(db, _Plan(db, actor, flt), TEXT_COUNT_CAP))
+    return total
+
+
+def _text_hits(db: Session, plan: _Plan, cap: int) -> int:
+    """Index entries holding the words, newest months first, stopping at `cap`."""
+    found = 0
+    for key in reversed(plan.keys):
+        m_lo, m_hi = month_bounds(key)
+        lo, hi = max(plan.lo, m_lo), min(plan.hi, m_hi)
+        if lo >= hi:
+            continue
+        if plan.pg:
+            sql = (f"SELECT count(*) FROM (SELECT 1 FROM {table_of(key)} WHERE "
+                   f"{store.PG_WORDS} @@ to_tsquery('simple', :q) AND id >= :lo AND "
+                   f"id < :hi LIMIT :cap) AS hits")
+            query = _tsquery(plan.terms)
+        else:
+            fts = fts_of(key)
+            sql = (f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH :q AND "
+                   "rowid >= :lo AND rowid < :hi LIMIT :cap)")
+            query = _fts5(plan.terms)
+        found += int(db.execute(text(sql), {"q": query, "lo": lo, "hi": hi,
+                                            "cap": cap - found}).scalar() or 0)
+        if found >= cap:
+            break
+    return found
 
 
 # -- pickers and detail ----------------------------------------------------------------
