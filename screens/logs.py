@@ -168,6 +168,8 @@ class LogsScreen(AreaScreen):
 
     def _fetch(self, req: Request, anchor: int | None, found: list | None = None) -> None:
         def done(page: Page) -> None:
+            if self.view.pending is not req:
+                return  # superseded (a new filter, a jump): stop scanning for it
             got = (found or []) + page.entries if req.direction == "newer" \
                 else page.entries + (found or [])
             if len(got) < PAGE // 4 and not page.exhausted:  # sparse match: keep scanning

@@ -254,3 +254,20 @@ def test_parsing_in_a_second_process_gives_the_same_entries(db, root, tmp_path: 
         by_file.setdefault(entry.file_id, []).append(entry.message)
     first, second = sorted(by_file.values(), key=len)
     assert second[1:] == first and second[0] == "head"
+
+
+def test_ids_stay_unique_when_thousands_share_a_second(db, root, tmp_path: Path) -> None:
+    stamp = "Nov  5 10:00:00"
+    burst = "".join(f"{stamp} h app: burst {i}\n" for i in range(2500))  # > 1024 per µs
+    run(db, root, write(tmp_path / "a.log", burst))
+    # another file in the very same second, and one a little earlier: out of order
+    run(db, root, write(tmp_path / "b.log", "".join(f"{stamp} g app: more {i}\n"
+                                                    for i in range(1500))))
+    run(db, root, write(tmp_path / "c.log", "Nov  5 09:59:59 g app: before\n"
+                                            f"{stamp} g app: late\n"))
+    entries = list(iter_entries(db, root, LogFilter()))
+    ids = [e.id for e in entries]
+    assert len(ids) == len(set(ids)) == 2500 + 1500 + 2
+    assert entries[0].message == "before"
+    assert [e.message for e in entries[1:2501]] == [f"burst {i}" for i in range(2500)]
+    assert all(e.ts.second == 0 and e.ts.microsecond < 10 for e in entries[1:])

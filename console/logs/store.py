@@ -123,12 +123,13 @@ def drop_partition(db: Session, key: str) -> int:
         # secure_delete (compiled on here) would zero every freed page: seconds per
         # million rows. The pages go to the freelist and are reused by new entries.
         conn = raw(db)
+        previous = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
         conn.execute("PRAGMA secure_delete=FAST")
         try:
             db.execute(text(f"DROP TABLE IF EXISTS {fts_of(key)}"))
             db.execute(text(f"DROP TABLE IF EXISTS {table_of(key)}"))
         finally:
-            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute(f"PRAGMA secure_delete={previous}")
     if part is not None:
         db.delete(part)
     db.flush()
