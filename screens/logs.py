@@ -90,6 +90,7 @@ class LogsScreen(AreaScreen):
 
     def on_mount(self) -> None:
         self.view.focus()
+        self.view.on_change = self._show_status
         self.set_interval(self.console.settings.logs.follow_poll_seconds, self._poll)
         self.apply_filter(self.flt)
 
@@ -156,7 +157,8 @@ class LogsScreen(AreaScreen):
         principal = self.console.principal
         if principal is not None and not sees_pii(principal):
             parts.append("personal data masked")
-        self.query_one("#log-status", Static).update(literal(" · ".join(parts)))
+        # One line of fixed height: no layout pass on every keystroke.
+        self.query_one("#log-status", Static).update(literal(" · ".join(parts)), layout=False)
 
     # -- paging -------------------------------------------------------------------------
 
@@ -176,7 +178,6 @@ class LogsScreen(AreaScreen):
                 self._fetch(req, page.cursor, got)
                 return
             self.view.receive(req, got, page.exhausted)
-            self._show_status()
 
         self.call(query.fetch, self.flt, anchor=anchor, direction=req.direction, limit=PAGE,
                   on_done=done, group="page", exclusive=False)
@@ -201,9 +202,6 @@ class LogsScreen(AreaScreen):
     def on_log_view_opened(self, message: LogView.Opened) -> None:
         self.call(query.detail, message.entry.id,
                   on_done=lambda d: self.app.push_screen(DetailScreen(d.fields, d.raw)))
-
-    def on_key(self) -> None:
-        self.call_after_refresh(self._show_status)
 
     # -- actions ------------------------------------------------------------------------
 

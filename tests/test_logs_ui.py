@@ -25,7 +25,7 @@ def lines(start: datetime, n: int, tag: str = "job") -> str:
     return "\n".join(out) + "\n"
 
 
-async def until(pilot, app, predicate, timeout: float = 15) -> None:
+async def until(pilot, app, predicate, timeout: float = 40) -> None:
     """Wait (without a timing assertion) until the screen shows what `predicate` wants."""
     for _ in range(int(timeout / 0.1)):
         await app.workers.wait_for_complete()
@@ -72,7 +72,7 @@ async def test_browser_filter_search_follow_and_escapes(runtime, db, root, tmp_p
         app.screen.query_one("#ask").value = "job 11"
         await pilot.press("enter")
         await until(pilot, app, lambda t: "search job 11" in t)
-        for _ in range(100):
+        for _ in range(400):
             current = screen.view.current
             if current is not None and current.message == "job 11 done":
                 break
@@ -101,7 +101,7 @@ async def test_browser_filter_search_follow_and_escapes(runtime, db, root, tmp_p
         target = tmp_path / "view.csv"
         app.screen.query_one("#ask").value = str(target)
         await pilot.press("enter")
-        for _ in range(100):
+        for _ in range(400):
             await app.workers.wait_for_complete()
             await pilot.pause(0.1)
             if target.exists() and len(target.read_text().splitlines()) == 63:

@@ -11,7 +11,7 @@ agree on what a word is.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -103,7 +103,9 @@ def partitions(db: Session) -> list[LogPartition]:
 
 
 def month_keys(db: Session) -> list[str]:
-    return [p.month.replace("-", "") for p in partitions(db)]
+    """'YYYYMM' of every stored month, oldest first (plain SQL: on every page fetch)."""
+    return [m.replace("-", "") for m in
+            db.execute(text("SELECT month FROM log_partitions ORDER BY month")).scalars()]
 
 
 def optimize_partition(db: Session, key: str, pages: int = 2000) -> None:
@@ -244,8 +246,17 @@ def origin_ids(db: Session, keys: Iterable[tuple[str, str, str]],
         cache[key] = row.id  # type: ignore[assignment]
 
 
-def origins(db: Session) -> dict[int, LogOrigin]:
-    return {o.id: o for o in db.exec(select(LogOrigin)).all()}  # type: ignore[misc]
+class Origin(NamedTuple):
+    id: int
+    source: str
+    host: str
+    program: str
+
+
+def origins(db: Session) -> dict[int, Origin]:
+    """Every origin by id (plain SQL: read on every page fetch)."""
+    rows = db.execute(text("SELECT id, source, host, program FROM log_origins")).all()
+    return {r[0]: Origin(*r) for r in rows}
 
 
 def volume(db: Session) -> tuple[int, Any, Any]:

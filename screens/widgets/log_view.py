@@ -82,6 +82,9 @@ class LogView(ScrollView, can_focus=True):
         self.at_start = False  # the window holds the very first matching entry
         self.at_end = False  # ... and the very last
         self.highlight: Callable[[str], bool] | None = None
+        # Called when the cursor or the window changes (the screen's status line), in the
+        # same frame as the rows.
+        self.on_change: Callable[[], None] | None = None
         self._far_timer: Timer | None = None
 
     # -- data in ----------------------------------------------------------------------
@@ -142,6 +145,11 @@ class LogView(ScrollView, can_focus=True):
                 self._show_cursor()
         self._resize()
         self.refresh()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _shift(self, delta: int) -> None:
         self.base += delta
@@ -190,6 +198,7 @@ class LogView(ScrollView, can_focus=True):
         self.cursor = target
         self._show_cursor()
         self.refresh()
+        self._changed()
 
     def action_first(self) -> None:
         self.request(Request(None, "newer", "first"))
@@ -207,6 +216,7 @@ class LogView(ScrollView, can_focus=True):
                 self.cursor = self.base + i
                 self._show_cursor(center=True)
                 self.refresh()
+                self._changed()
                 return True
         return False
 
