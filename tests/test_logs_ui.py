@@ -160,3 +160,5 @@ def test_cli_ingest_follow_reads_appended_lines_until_interrupted(installation,
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
+    listed = run_cli("audit", "list", "--action", "logs.ingest", "--json", config=cfg)
+    assert '"lines": 1' in listed.out  # the followed line has its audit event too

@@ -81,17 +81,16 @@ def logs_ingest(state: CliState, paths: tuple[Path, ...], fmt: str, source: str 
                 follow: bool) -> None:
     """Read what is new in log files (plain or .gz) into the store."""
     from console.logs.common import Format
-    from console.logs.ingest import IngestReport, ingest
+    from console.logs.ingest import FollowAudit, IngestReport, flush_follow_audit, ingest
 
     db = state.session()
     actor = state.principal(db)
     settings = state.settings()
     zone_name = settings.logs.timezone
 
-    def run(progress=None, final=None, audit_clock=None) -> IngestReport:
+    def run(progress=None, final=None, follow=None) -> IngestReport:
         return ingest(db, actor, list(paths), fmt=Format(fmt), source=source,
-                      zone_name=zone_name, progress=progress, final=final,
-                      audit_seconds=300, audit_clock=audit_clock)
+                      zone_name=zone_name, progress=progress, final=final, follow=follow)
 
     def summary(report: IngestReport, quiet_unchanged: bool = False) -> None:
         for f in report.files:
@@ -114,12 +113,13 @@ def logs_ingest(state: CliState, paths: tuple[Path, ...], fmt: str, source: str 
     if not follow:
         return
     click.echo("following; Ctrl-C stops", err=True)
-    audit_clock: dict[str, float] = {str(p): time.monotonic() for p in paths}
+    follow_audit = FollowAudit(every=300, last={str(p): time.monotonic() for p in paths})
     try:
         while True:
             time.sleep(settings.logs.follow_poll_seconds)
-            summary(run(final=False, audit_clock=audit_clock), quiet_unchanged=True)
+            summary(run(final=False, follow=follow_audit), quiet_unchanged=True)
     except KeyboardInterrupt:
+        flush_follow_audit(db, actor, follow_audit)
         click.echo("stopped", err=True)
 
 

@@ -253,7 +253,8 @@ class FileIngest:
         else:
             yield from _parse(*args)
 
-    def store_chunk(self, chunk: Chunk, *, audit_now: bool) -> None:
+    def store_chunk(self, chunk: Chunk, *, audit_now: bool,
+                    follow: FollowAudit | None = None) -> None:
         db, state, result = self.db, self.state, self.result
         assert state is not None
         start_offset = state.offset
@@ -289,13 +290,17 @@ class FileIngest:
             result.entries += len(entries)
             result.unparsed += chunk.unparsed
             result.to_offset = chunk.end_offset
+            details = {"format": result.format, "source": result.source,
+                       "from_offset": result.from_offset, "to_offset": result.to_offset,
+                       "lines": result.lines, "entries": result.entries,
+                       "unparsed": result.unparsed, "note": result.note}
+            if follow is not None:
+                details = follow.add(str(self.path), chunk, len(entries), details)
             if audit_now:
+                if follow is not None:
+                    follow.pending.pop(str(self.path), None)
                 audit.record(db, self.actor, "logs.ingest", target=str(self.path)[:255],
-                             details={"format": result.format, "source": result.source,
-                                      "from_offset": result.from_offset,
-                                      "to_offset": result.to_offset, "lines": result.lines,
-                                      "entries": result.entries, "unparsed": result.unparsed,
-                                      "note": result.note})
+                             details=details)
 
     def _insert(self, entries: list[tuple]) -> None:
         if not entries:
@@ -417,18 +422,53 @@ def add_rollups(db: Session, counts: dict[tuple[int, int, str], int]) -> None:
              for (s, b, lv, src), n in merged.items()])
 
 
+@dataclass
+class FollowAudit:
+    """Audit bookkeeping for `logs ingest --follow`: one event per file per `every`
+    seconds, each covering every chunk stored since the previous event."""
+
+    every: float = 300.0
+    last: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def add(self, path: str, chunk: Chunk, entries: int,
+            details: dict[str, object]) -> dict[str, object]:
+        """Count `chunk` in; returns the details an event written now would carry."""
+        pending = self.pending.setdefault(path, {
+            **details, "from_offset": chunk.start_offset, "lines": 0, "entries": 0,
+            "unparsed": 0})
+        pending["to_offset"] = chunk.end_offset
+        for key, n in (("lines", chunk.lines), ("entries", entries),
+                       ("unparsed", chunk.unparsed)):
+            pending[key] = int(pending[key]) + n  # type: ignore[call-overload]
+        return dict(pending)
+
+
+@service("logs.ingest")
+def flush_follow_audit(db: Session, actor: Principal, follow: FollowAudit) -> int:
+    """Record what `logs ingest --follow` stored since each file's last audit event
+    (when it stops). Needs jobs.run. Returns the events written."""
+    actor.require(Permission.JOBS_RUN)
+    written = 0
+    for path, details in list(follow.pending.items()):
+        audit.record_alone(db, actor, "logs.ingest", target=path[:255], details=details)
+        follow.pending.pop(path, None)
+        written += 1
+    return written
+
+
 @service("logs.ingest")
 def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Format.AUTO,
            source: str | None = None, zone_name: str = "local",
            progress: Progress | None = None, final: bool | None = None,
-           audit_seconds: float = 0.0, audit_clock: dict[str, float] | None = None
-           ) -> IngestReport:
+           follow: FollowAudit | None = None) -> IngestReport:
     """Read what is new in each file into the store; returns what was read.
 
     Needs jobs.run (the OS owner holds it). `fmt` auto-detects per new file; `source`
     names the system (default: from the file name, or the `system` field of JSON Lines).
-    One audit event per file that had new lines (in follow mode: at most one per file
-    every `audit_seconds`). Raises ValidationError for a missing or unreadable path and
+    One audit event per file that had new lines (when `follow` is given: at most one per
+    file every `follow.every` seconds, covering everything since the previous one; the
+    rest by `flush_follow_audit`). Raises ValidationError for a missing or unreadable path and
     Conflict when another process is ingesting the same file.
     """
     actor.require(Permission.JOBS_RUN)
@@ -449,13 +489,13 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
             following = next(chunks, None)
             last = following is None
             due = last
-            if audit_clock is not None:
+            if follow is not None:
                 now = time.monotonic()
-                due = last and now - audit_clock.get(str(path), 0.0) >= audit_seconds
+                due = last and now - follow.last.get(str(path), 0.0) >= follow.every
                 if due:
-                    audit_clock[str(path)] = now
+                    follow.last[str(path)] = now
             before = job.result.to_offset
-            job.store_chunk(current, audit_now=due)
+            job.store_chunk(current, audit_now=due, follow=follow)
             touched = True
             if progress is not None:
                 progress(current.end_offset - before, str(path))

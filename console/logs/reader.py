@@ -95,6 +95,7 @@ class Chunk:
 
     entries: list[tuple] = field(default_factory=list)  # see Assembler.emit
     leading: list[str] = field(default_factory=list)  # continuation of an earlier entry
+    start_offset: int = 0
     end_offset: int = 0
     end_line: int = 0
     lines: int = 0
@@ -192,8 +193,8 @@ def read_chunks(fh: BinaryIO, assembler: Assembler, *, offset: int, line_no: int
         if text.endswith("\n"):
             text = text[:-1]
         lines = text.split("\n")
-        chunk = Chunk(end_offset=offset + cut, end_line=line_no + len(lines),
-                      lines=len(lines))
+        chunk = Chunk(start_offset=offset, end_offset=offset + cut,
+                      end_line=line_no + len(lines), lines=len(lines))
         assembler.feed(lines, line_no + 1, chunk)
         offset += cut
         line_no += len(lines)
