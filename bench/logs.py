@@ -230,7 +230,8 @@ def main() -> None:
 
     # -- queries in the service, each next to the same SQL in the sqlite3 CLI
     from console.logs.common import Level, id_floor, table_of
-    from console.logs.query import LogFilter, fetch, histogram
+    from console.logs.query import LogFilter, fetch
+    from console.logs.stats import histogram
 
     dbfile = data / "console.db"
     with runtime.database.scope() as db:

@@ -16,9 +16,10 @@ from textual.widgets import Static
 from console import clock
 from console.display import literal, zone
 from console.logs import export as log_export
-from console.logs import query
+from console.logs import query, stats
 from console.logs.common import LABELS, Level, parse_when
 from console.logs.query import LogFilter, Page
+from console.logs.text import matcher
 from console.masking import sees_pii
 from screens.base import AreaScreen
 from screens.widgets.histogram import Histogram
@@ -103,8 +104,8 @@ class LogsScreen(AreaScreen):
     def _counted(self, flt: LogFilter) -> None:
         self.flt = flt
         self._show_chips()
-        self.call(query.approximate_count, flt, group="count", on_done=self._reset)
-        self.call(query.histogram, flt, bars=max(self.size.width - 2, 10), group="histogram",
+        self.call(stats.approximate_count, flt, group="count", on_done=self._reset)
+        self.call(stats.histogram, flt, bars=max(self.size.width - 2, 10), group="histogram",
                   on_done=self._histogram)
 
     def _reset(self, total: int) -> None:
@@ -112,7 +113,7 @@ class LogsScreen(AreaScreen):
         self.view.reset(total)
         self._show_status()
 
-    def _histogram(self, hist: query.Histogram) -> None:
+    def _histogram(self, hist: stats.Histogram) -> None:
         self.query_one(Histogram).show(hist.bars)
         self.span = (hist.start, hist.start + hist.width * len(hist.bars)) if hist.start else None
 
@@ -216,7 +217,7 @@ class LogsScreen(AreaScreen):
             if value is None:
                 return
             self.search = value.strip()
-            self.view.highlight = query.matcher(self.search) if self.search else None
+            self.view.highlight = matcher(self.search) if self.search else None
             self._show_chips()
             self.view.refresh()
             if self.search:

@@ -17,8 +17,9 @@ from console.errors import AccessDenied, NotFound, ValidationError
 from console.logs.common import Format, Level
 from console.logs.export import export, iter_entries
 from console.logs.ingest import ingest
-from console.logs.query import LogFilter, approximate_count, detail, fetch, histogram
+from console.logs.query import LogFilter, detail, fetch
 from console.logs.retention import drop_month, list_months, purge_before
+from console.logs.stats import approximate_count, histogram
 from console.principal import Principal, PrincipalKind
 from models.audit import AuditEvent
 

@@ -40,17 +40,19 @@ from console.logs.common import (
     ts_us,
 )
 from console.logs.formats import make_parser
+from console.logs.ids import IdAllocator
 from console.logs.reader import (
-    Assembler,
     Chunk,
+    can_fork,
     detect,
     fingerprint,
     first_line,
     is_gzip,
-    open_binary,
-    read_chunks,
+    parse_file,
+    parse_file_in_child,
     sample,
 )
+from console.logs.reader import spare_core as _spare_core  # tests replace it
 from console.permissions import Permission
 from console.principal import Principal
 from models.logs import LogFile
@@ -109,59 +111,6 @@ def derive_source(path: Path) -> str:
     if stem.lower() in _GENERIC_STEMS and path.parent.name not in ("", "/", "log", "logs"):
         stem = path.parent.name
     return (stem or "logs")[:64]
-
-
-class IdAllocator:
-    """Gives each entry the smallest free id at or after (its time << SEQ_BITS): entries
-    sharing a microsecond get consecutive ids. Runs inside the chunk's write transaction,
-    so the ids already stored (by anyone) are known exactly: a candidate at or below the
-    newest stored id of its month is checked against the stored ids around it."""
-
-    WINDOW_BITS = 34  # ids loaded per look-up: about 16 seconds of entries
-
-    def __init__(self, db: Session) -> None:
-        self.db = db
-        self.next: dict[int, int] = {}
-        self.overflow: set[int] = set()  # ids past their microsecond's 1024
-        self.maxima: dict[str, int] = {}
-        self.windows: dict[int, set[int]] = {}
-        self.lo, self.hi, self.key, self.max = 0, -1, "", -1
-
-    def month(self, i: int) -> str:
-        """Make i's month current (bounds, newest stored id); returns its key."""
-        key = month_key(i)
-        if key not in self.maxima:
-            self.maxima[key] = store.max_id(self.db, key) or -1
-        self.lo, self.hi = month_bounds(key)
-        self.key, self.max = key, self.maxima[key]
-        return key
-
-    def _taken(self, i: int) -> bool:
-        window = i >> self.WINDOW_BITS
-        if window not in self.windows:
-            lo = window << self.WINDOW_BITS
-            self.windows[window] = store.taken_ids(self.db, lo, lo + (1 << self.WINDOW_BITS) - 1)
-        return i in self.windows[window]
-
-    def _used(self, i: int, candidate: int) -> bool:
-        if i in self.overflow:
-            return True
-        slot = i >> SEQ_BITS << SEQ_BITS
-        return slot != candidate and slot <= i < self.next.get(slot, slot)
-
-    def alloc(self, candidate: int) -> int:
-        i = self.next.get(candidate, candidate)
-        if not self.lo <= i < self.hi:
-            self.month(i)
-        if i <= self.max or self.overflow or i - candidate >= 1 << SEQ_BITS:
-            while self._used(i, candidate) or (i <= self.max and self._taken(i)):
-                i += 1
-                if i >= self.hi:
-                    self.month(i)
-            if i - candidate >= 1 << SEQ_BITS:
-                self.overflow.add(i)
-        self.next[candidate] = i + 1
-        return i
 
 
 class FileIngest:
@@ -248,10 +197,10 @@ class FileIngest:
                 min(self.mtime_us, ts_us(clock.now())), self.mtime_us, self.host,
                 state.offset, state.lines, bool(self.final))
         remaining = self.path.stat().st_size - (0 if self.gz else state.offset)
-        if remaining >= PARALLEL_BYTES and _spare_core() and _can_fork():
-            yield from _parse_in_child(args)
+        if remaining >= PARALLEL_BYTES and _spare_core() and can_fork():
+            yield from parse_file_in_child(args)
         else:
-            yield from _parse(*args)
+            yield from parse_file(*args)
 
     def store_chunk(self, chunk: Chunk, *, audit_now: bool,
                     follow: FollowAudit | None = None) -> None:
@@ -346,63 +295,6 @@ class FileIngest:
                        {"n": len(rows), "m": month_label(key)})
         add_rollups(db, counts)
         state.last_entry_id = last_id
-
-
-def _parse(path: str, fmt: str, zone_name: str, reference_us: int, mtime_us: int, host: str,
-           offset: int, line_no: int, final: bool) -> Iterator[Chunk]:
-    parser = make_parser(Format(fmt), zone(zone_name), from_us(reference_us), host)
-    assembler = Assembler(parser, Format(fmt), mtime_us)
-    with open_binary(Path(path)) as fh:
-        fh.seek(offset)
-        yield from read_chunks(fh, assembler, offset=offset, line_no=line_no, final=final)
-
-
-def _spare_core() -> bool:
-    """A second process only pays when a core is idle: pickling the chunks costs CPU."""
-    cores = os.cpu_count() or 1
-    return cores > 1 and os.getloadavg()[0] <= cores - 1
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-    import threading
-
-    # Forking a process that runs other threads (the TUI) is not safe.
-    return "fork" in multiprocessing.get_all_start_methods() and \
-        threading.active_count() == 1
-
-
-def _child(queue, args: tuple) -> None:  # runs in the forked parser process
-    try:
-        for chunk in _parse(*args):
-            queue.put(chunk)
-        queue.put(None)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
-        queue.put(RuntimeError(f"parsing {args[0]} failed: {exc!r}"))
-
-
-def _parse_in_child(args: tuple) -> Iterator[Chunk]:
-    """Parse in a forked process while this one stores: the two halves of an ingest on
-    two cores. Chunks come back through a queue of two (memory stays bounded)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue(maxsize=2)
-    child = context.Process(target=_child, args=(queue, args), daemon=True)
-    child.start()
-    try:
-        while True:
-            item = queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        if child.is_alive():
-            child.terminate()
-        child.join(5)
-        queue.close()
 
 
 def add_rollups(db: Session, counts: dict[tuple[int, int, str], int]) -> None:

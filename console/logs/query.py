@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 import orjson
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from console import audit
 from console.contract import service
@@ -27,8 +27,6 @@ from console.errors import NotFound, ValidationError
 from console.logs import store
 from console.logs.common import (
     INDEXED_MAX_LEVEL,
-    SEQ_BITS,
-    SPANS,
     Entry,
     Level,
     fts_of,
@@ -36,74 +34,15 @@ from console.logs.common import (
     month_bounds,
     month_key,
     table_of,
-    ts_us,
 )
+from console.logs.text import checker, fts5_query, parse_text, tsquery
 from console.masking import mask_text, sees_pii
 from console.permissions import Permission
 from console.principal import Principal
-from models.logs import LogFile, LogRollup
+from models.logs import LogFile
 
 Direction = Literal["older", "newer"]
 MAX_ID = (1 << 63) - 1
-_WORD = re.compile(r"[^\W_]+")
-_TERM = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
-
-
-@dataclass(frozen=True)
-class Term:
-    words: tuple[str, ...]
-    prefix: bool = False  # the last word is a prefix (written word*)
-    negate: bool = False  # written -word: must not appear
-
-
-def parse_text(query: str) -> tuple[Term, ...]:
-    """'disk full' -> two words (both must appear); '"disk full"' -> a phrase;
-    'timeout*' -> a prefix; '-debug' -> must not appear. Words are runs of letters and
-    digits (as the FTS index sees them)."""
-    terms = []
-    for m in _TERM.finditer(query):
-        negate = bool(m.group(1) or m.group(3))
-        raw = m.group(2) if m.group(2) is not None else m.group(4)
-        prefix = m.group(2) is None and raw.endswith("*")
-        words = tuple(w.lower() for w in _WORD.findall(raw))
-        if words:
-            terms.append(Term(words, prefix, negate))
-    if terms and all(t.negate for t in terms):
-        raise ValidationError("text", "needs at least one word that must appear")
-    return tuple(terms)
-
-
-def _fts5(terms: tuple[Term, ...]) -> str:
-    def one(t: Term) -> str:
-        words = [f'"{w}"' for w in t.words]
-        if t.prefix:
-            words[-1] += " *"
-        return words[0] if len(words) == 1 else f"({' AND '.join(words)})"
-    positive = [one(t) for t in terms if not t.negate]
-    negative = [one(t) for t in terms if t.negate]
-    return " AND ".join(positive) + "".join(f" NOT {n}" for n in negative)
-
-
-def _tsquery(terms: tuple[Term, ...]) -> str:
-    parts = []
-    for t in terms:
-        body = " & ".join(t.words) + (":*" if t.prefix else "")
-        parts.append(f"!({body})" if t.negate else f"({body})")
-    return " & ".join(parts)
-
-
-def _checker(terms: tuple[Term, ...]) -> re.Pattern[str] | None:
-    """A regex that the visible message must match: every positive term in order-free
-    lookaheads, phrases as consecutive words, negated terms as negative lookaheads."""
-    if not terms:
-        return None
-    parts = []
-    for t in terms:
-        body = r"[\W_]+".join(re.escape(w) for w in t.words)
-        end = r"" if t.prefix else r"(?![^\W_])"
-        look = rf"(?=[\s\S]*?(?<![^\W_]){body}{end})"
-        parts.append("(?!" + look[3:] if t.negate else look)
-    return re.compile("".join(parts), re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -150,7 +89,7 @@ class _Plan:
             self.regex = re.compile(flt.regex) if flt.regex else None
         except re.error as exc:
             raise ValidationError("regex", f"not a valid regular expression: {exc}") from None
-        self.check = _checker(self.terms) if (self.masked or any(
+        self.check = checker(self.terms) if (self.masked or any(
             len(t.words) > 1 or t.negate for t in self.terms)) else None
         self.origins = store.origins(db)
         self.origin_ids: list[int] | None = None
@@ -237,10 +176,10 @@ class _Plan:
             yield from self._scan(
                 f"SELECT {store.COLUMNS} FROM {table} WHERE {store.PG_WORDS} @@ "
                 f"to_tsquery('simple', :tsq){where}", lo, hi, order, batch,
-                {"tsq": _tsquery(self.terms)})
+                {"tsq": tsquery(self.terms)})
             return
         fts = fts_of(key)
-        match = _fts5(self.terms)
+        match = fts5_query(self.terms)
         while lo < hi:
             ids = self.db.execute(text(
                 f"SELECT rowid FROM {fts} WHERE {fts} MATCH :q AND rowid >= :lo AND "
@@ -338,119 +277,6 @@ def record_search(db: Session, actor: Principal, flt: LogFilter, *, where: str) 
                        details={"filter": flt.describe(), "masked": not sees_pii(actor)})
 
 
-# -- counts and histograms --------------------------------------------------------------
-
-
-def _span_for(seconds: float, bars: int) -> int:
-    width = seconds / max(bars, 1)
-    usable = [s for s in SPANS if s <= width]
-    return usable[-1] if usable else SPANS[0]
-
-
-def _rollup_rows(db: Session, flt: LogFilter, span: int, start: int,
-                 end: int) -> list[tuple[int, int, int]]:
-    query = select(LogRollup.bucket, LogRollup.level, LogRollup.count).where(
-        LogRollup.span == span, LogRollup.bucket >= start - start % span,
-        LogRollup.bucket < end)
-    if flt.levels is not None:
-        query = query.where(LogRollup.level.in_(sorted(flt.levels)))  # type: ignore[attr-defined]
-    if flt.sources is not None:
-        query = query.where(LogRollup.source.in_(sorted(flt.sources)))  # type: ignore[attr-defined]
-    return [(int(b), int(lv), int(n)) for b, lv, n in db.exec(query).all()]
-
-
-def _range_seconds(db: Session, flt: LogFilter) -> tuple[int, int] | None:
-    start = ts_us(flt.since) // 1_000_000 if flt.since else None
-    end = ts_us(flt.until) // 1_000_000 if flt.until else None
-    if start is None or end is None:
-        _rows, oldest, newest = store.volume(db)  # the id index's two ends: no scan
-        if oldest is None or newest is None:
-            return None
-        start = int(oldest.timestamp()) if start is None else start
-        end = int(newest.timestamp()) + 1 if end is None else end
-    return (start, end) if end > start else None
-
-
-@dataclass
-class Histogram:
-    start: int  # Unix seconds
-    width: int  # seconds per bar
-    bars: list[dict[int, int]]  # per bar: level -> entries
-    exact: bool  # False when text, regex or host filters are not reflected
-
-    @property
-    def totals(self) -> list[int]:
-        return [sum(b.values()) for b in self.bars]
-
-
-@service("logs.read")
-def histogram(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) -> Histogram:
-    """Entries per time bar and level over the filter's range (or everything stored),
-    from the rollups: milliseconds whatever the range. Needs logs.read."""
-    actor.require(Permission.LOGS_READ)
-    bars = max(1, min(bars, 1000))
-    rng = _range_seconds(db, flt)
-    exact = not (flt.text or flt.regex or flt.hosts is not None)
-    if rng is None:
-        return Histogram(0, 300, [{} for _ in range(bars)], exact)
-    start, end = rng
-    span = _span_for(end - start, bars)
-    start -= start % span
-    width = max(span, -(-(end - start) // bars // span) * span)
-    result: list[dict[int, int]] = [{} for _ in range(bars)]
-    for bucket, level, n in _rollup_rows(db, flt, span, start, end):
-        i = (bucket - start) // width
-        if 0 <= i < bars:
-            result[i][level] = result[i].get(level, 0) + n
-    return Histogram(start, width, result, exact)
-
-
-TEXT_COUNT_CAP = 100_000
-
-
-@service("logs.read")
-def approximate_count(db: Session, actor: Principal, flt: LogFilter) -> int:
-    """How many entries match, without a scan: the level, source and time filters from the
-    rollups (edge buckets count whole); with words, also at most TEXT_COUNT_CAP hits from
-    the full-text index (an upper bound when other filters apply too). Regex and host
-    filters are not applied. Needs logs.read."""
-    actor.require(Permission.LOGS_READ)
-    rng = _range_seconds(db, flt)
-    if rng is None:
-        return 0
-    start, end = rng
-    span = _span_for(end - start, 200)
-    total = sum(n for _b, _lv, n in _rollup_rows(db, flt, span, start, end))
-    if flt.text and total:
-        total = min(total, _text_hits(db, _Plan(db, actor, flt), TEXT_COUNT_CAP))
-    return total
-
-
-def _text_hits(db: Session, plan: _Plan, cap: int) -> int:
-    """Index entries holding the words, newest months first, stopping at `cap`."""
-    found = 0
-    for key in reversed(plan.keys):
-        m_lo, m_hi = month_bounds(key)
-        lo, hi = max(plan.lo, m_lo), min(plan.hi, m_hi)
-        if lo >= hi:
-            continue
-        if plan.pg:
-            sql = (f"SELECT count(*) FROM (SELECT 1 FROM {table_of(key)} WHERE "
-                   f"{store.PG_WORDS} @@ to_tsquery('simple', :q) AND id >= :lo AND "
-                   f"id < :hi LIMIT :cap) AS hits")
-            query = _tsquery(plan.terms)
-        else:
-            fts = fts_of(key)
-            sql = (f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH :q AND "
-                   "rowid >= :lo AND rowid < :hi LIMIT :cap)")
-            query = _fts5(plan.terms)
-        found += int(db.execute(text(sql), {"q": query, "lo": lo, "hi": hi,
-                                            "cap": cap - found}).scalar() or 0)
-        if found >= cap:
-            break
-    return found
-
-
 # -- pickers and detail ----------------------------------------------------------------
 
 
@@ -514,17 +340,5 @@ def replace_filter(flt: LogFilter, **changes: object) -> LogFilter:
     return replace(flt, **changes)  # type: ignore[arg-type]
 
 
-__all__ = ["SEQ_BITS", "Detail", "Histogram", "LogFilter", "Page", "approximate_count",
-           "at_time", "detail", "fetch", "histogram", "parse_text", "record_search",
+__all__ = ["Detail", "LogFilter", "Page", "at_time", "detail", "fetch", "record_search",
            "replace_filter", "sources_and_hosts"]
-
-
-def matcher(query: str) -> Callable[[str], bool]:
-    """A test for 'does this (visible) text hold the search', for highlighting."""
-    try:
-        check = _checker(parse_text(query))
-    except ValidationError:
-        check = None
-    if check is None:
-        return lambda _text: False
-    return lambda value: check.search(value) is not None

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from console.logs.common import Format, Level
-from console.logs.formats import MULTILINE, Parser
+from console.display import zone
+from console.logs.common import Format, Level, from_us
+from console.logs.formats import MULTILINE, Parser, make_parser
 
 BLOCK = 4 << 20
 SAMPLE_LINES = 64
@@ -199,3 +201,60 @@ def read_chunks(fh: BinaryIO, assembler: Assembler, *, offset: int, line_no: int
         offset += cut
         line_no += len(lines)
         yield chunk
+
+
+def parse_file(path: str, fmt: str, zone_name: str, reference_us: int, mtime_us: int, host: str,
+           offset: int, line_no: int, final: bool) -> Iterator[Chunk]:
+    parser = make_parser(Format(fmt), zone(zone_name), from_us(reference_us), host)
+    assembler = Assembler(parser, Format(fmt), mtime_us)
+    with open_binary(Path(path)) as fh:
+        fh.seek(offset)
+        yield from read_chunks(fh, assembler, offset=offset, line_no=line_no, final=final)
+
+
+def spare_core() -> bool:
+    """A second process only pays when a core is idle: pickling the chunks costs CPU."""
+    cores = os.cpu_count() or 1
+    return cores > 1 and os.getloadavg()[0] <= cores - 1
+
+
+def can_fork() -> bool:
+    import multiprocessing
+    import threading
+
+    # Forking a process that runs other threads (the TUI) is not safe.
+    return "fork" in multiprocessing.get_all_start_methods() and \
+        threading.active_count() == 1
+
+
+def _child(queue, args: tuple) -> None:  # runs in the forked parser process
+    try:
+        for chunk in parse_file(*args):
+            queue.put(chunk)
+        queue.put(None)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        queue.put(RuntimeError(f"parsing {args[0]} failed: {exc!r}"))
+
+
+def parse_file_in_child(args: tuple) -> Iterator[Chunk]:
+    """Parse in a forked process while this one stores: the two halves of an ingest on
+    two cores. Chunks come back through a queue of two (memory stays bounded)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=2)
+    child = context.Process(target=_child, args=(queue, args), daemon=True)
+    child.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(5)
+        queue.close()
