@@ -151,37 +151,33 @@ async def tui_keystrokes(settings, password: str) -> list[tuple[str, float]]:
             figures.append((label, max(runs)))
         screen = app.screen
         writes.clear()
+        shown: list[float] = []
+        received: list[float] = []
         started = time.perf_counter()
         screen.apply_filter(LogFilter(levels=frozenset({3})))
         quiet_since, count = time.perf_counter(), 0
         while time.perf_counter() - quiet_since < 0.25:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.002)
+            if not received and view.entries and all(e.level == 3 for e in view.entries):
+                received.append(time.perf_counter())
+            if received and not shown:
+                shown.extend(w for w in writes if w >= received[0])
             if len(writes) != count or view.pending is not None:
                 count, quiet_since = len(writes), time.perf_counter()
-        figures.append(("level filter applied (worst)", writes[-1] - started))
+        figures.append(("level filter: its rows painted", (shown or writes)[0] - started))
+        figures.append(("level filter: count and sparkline too", writes[-1] - started))
     runtime.close()
     return figures
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--keep", type=Path, help="Work directory to keep (default: a temp dir).")
-    args = ap.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="flowpro-bench-logs-"))
-    work.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from console.config import parse_settings
+def ingest_figures(args, work: Path, data: Path, settings, root):
+    """Generate the file, run the references and our ingest; returns the open runtime."""
     from console.install import initialize
-    from console.principal import os_principal, system_principal
+    from console.principal import system_principal
     from console.runtime import open_runtime
 
-    data = work / "data"
     if data.exists():
         shutil.rmtree(data)
-    settings = parse_settings({"storage": {"data_dir": str(data)},
-                               "security": {"argon2_time_cost": 1, "argon2_memory_kib": 8192,
-                                            "argon2_parallelism": 1}}, env={})
     initialize(settings, admin="admin", password="Bench-Horse-Battery-77",
                actor=system_principal("bench"))
     log = work / "syslog.log"
@@ -217,7 +213,6 @@ def main() -> None:
 
     # -- our ingest, end to end (parse, ids, month tables, FTS5, rollups, commit)
     runtime = open_runtime(settings)
-    root = os_principal("bench")
     from console.logs.ingest import ingest
 
     with runtime.database.scope() as db:
@@ -227,6 +222,41 @@ def main() -> None:
     print(f"ingest: {report.lines_per_second:,.0f} lines/s wall ({report.seconds:.2f} s; "
           f"{n / cpu:,.0f} lines/s of CPU)  (reference: {lnav_ref}; {imp_ref}) "
           "[budget >= 250,000]")
+    return runtime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--keep", type=Path, help="Work directory to keep (default: a temp dir).")
+    ap.add_argument("--queries-only", action="store_true",
+                    help="Reuse the store kept in --keep from an earlier run: skip the ingest.")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="flowpro-bench-logs-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from console.config import parse_settings
+    from console.principal import os_principal
+    from console.runtime import open_runtime
+
+    data = work / "data"
+    settings = parse_settings({"storage": {"data_dir": str(data)},
+                               "security": {"argon2_time_cost": 1, "argon2_memory_kib": 8192,
+                                            "argon2_parallelism": 1}}, env={})
+    root = os_principal("bench")
+    if args.queries_only:
+        if not args.keep or not data.exists():
+            raise SystemExit("--queries-only needs --keep DIR holding an earlier run's store")
+        print(f"store: {data} (kept from an earlier run; load average "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+        runtime = open_runtime(settings)
+    else:
+        runtime = ingest_figures(args, work, data, settings, root)
+    from console.logs.store import volume
+
+    with runtime.database.scope() as db:
+        rows, oldest, newest = volume(db)
+    print(f"store: {rows:,} entries from {oldest:%Y-%m-%d} to {newest:%Y-%m-%d}")
 
     # -- queries in the service, each next to the same SQL in the sqlite3 CLI
     from console.logs.common import Level, id_floor, table_of

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from console import clock
 from console.display import literal, zone
+from console.errors import ConsoleError
 from console.logs import export as log_export
 from console.logs import query, stats
 from console.logs.common import LABELS, Level, parse_when
@@ -77,6 +78,7 @@ class LogsScreen(AreaScreen):
         self.following = False
         self.total = 0
         self.span: tuple[int, int] | None = None  # histogram range (Unix seconds)
+        self._after_page: LogFilter | None = None  # stats to load once rows are shown
 
     def compose_body(self) -> ComposeResult:
         tz = self.console.settings.ui.timezone
@@ -98,19 +100,35 @@ class LogsScreen(AreaScreen):
     # -- filters --------------------------------------------------------------------------
 
     def apply_filter(self, flt: LogFilter) -> None:
-        self.call(query.record_search, flt, where="tui", group="filter",
-                  on_done=lambda _r: self._counted(flt))
-
-    def _counted(self, flt: LogFilter) -> None:
+        """Show `flt`: the first page, the count and the sparkline load at once; the audit
+        event of the read is written alongside."""
+        try:
+            query.check_filter(flt)
+        except ConsoleError as exc:
+            self.console.show_error(exc)
+            return
         self.flt = flt
         self._show_chips()
-        self.call(stats.approximate_count, flt, group="count", on_done=self._reset)
-        self.call(stats.histogram, flt, bars=max(self.size.width - 2, 10), group="histogram",
-                  on_done=self._histogram)
+        # The rows first (the keystroke's repaint), then the audit event of the read, the
+        # count and the sparkline. An error (a search for personal data without pii.read)
+        # surfaces once, from the page fetch; the denial itself is audited by the service.
+        self._after_page = flt
+        self.view.reset(self.total)
 
-    def _reset(self, total: int) -> None:
+    def _after_first_page(self) -> None:
+        flt, self._after_page = self._after_page, None
+        if flt is None:
+            return
+        self.call(query.record_search, flt, where="tui", group="filter",
+                  on_error=lambda _e: None)
+        self.call(stats.approximate_count, flt, group="count", on_done=self._counted,
+                  on_error=lambda _e: None)
+        self.call(stats.histogram, flt, bars=max(self.size.width - 2, 10), group="histogram",
+                  on_done=self._histogram, on_error=lambda _e: None)
+
+    def _counted(self, total: int) -> None:
         self.total = total
-        self.view.reset(total)
+        self.view.set_total(total)
         self._show_status()
 
     def _histogram(self, hist: stats.Histogram) -> None:
@@ -179,6 +197,8 @@ class LogsScreen(AreaScreen):
                 self._fetch(req, page.cursor, got)
                 return
             self.view.receive(req, got, page.exhausted)
+            if self._after_page is not None and req.reason == "last":
+                self._after_first_page()
 
         self.call(query.fetch, self.flt, anchor=anchor, direction=req.direction, limit=PAGE,
                   on_done=done, group="page", exclusive=False)

@@ -267,6 +267,16 @@ def at_time(when: datetime) -> int:
     return id_floor(when) - 1
 
 
+def check_filter(flt: LogFilter) -> None:
+    """Raise ValidationError for a bad regex or search text (no database needed)."""
+    parse_text(flt.text)
+    if flt.regex:
+        try:
+            re.compile(flt.regex)
+        except re.error as exc:
+            raise ValidationError("regex", f"not a valid regular expression: {exc}") from None
+
+
 @service("logs.search")
 def record_search(db: Session, actor: Principal, flt: LogFilter, *, where: str) -> None:
     """Audit that `actor` looked at the logs through `flt` (`where`: tui, cli, export).

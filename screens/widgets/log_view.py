@@ -96,6 +96,15 @@ class LogView(ScrollView, can_focus=True):
         self._resize()
         self.request(Request(None, "older", "last"))
 
+    def set_total(self, total: int) -> None:
+        """The (approximate) count arrived: keep the loaded rows where they belong."""
+        if self.entries and self.at_end and not self.at_start:
+            self._shift(max(total - (self.base + len(self.entries)), -self.base))
+        self.total = total
+        self._resize()
+        self.refresh()
+        self._changed()
+
     def request(self, req: Request) -> None:
         if self.pending is not None and req.reason in ("older", "newer", "follow"):
             return
