@@ -162,3 +162,29 @@ def test_cli_ingest_follow_reads_appended_lines_until_interrupted(installation,
     assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
     listed = run_cli("audit", "list", "--action", "logs.ingest", "--json", config=cfg)
     assert '"lines": 1' in listed.out  # the followed line has its audit event too
+
+
+async def test_browser_masks_personal_data_for_an_auditor(runtime, db, root, tmp_path) -> None:
+    from console.users import create_user
+
+    create_user(db, root, "audrey", security=runtime.settings.security,
+                password=ADMIN_PASSWORD, roles=("auditor",))
+    log = tmp_path / "p.log"
+    log.write_text(f"{T0:%b} {T0.day:2d} 08:00:00 srv01 app[1]: payslip for "
+                   "jane.doe@example.com, call +1-555-123-4567\n")
+    os.utime(log, (T0.timestamp() + 7200, T0.timestamp() + 7200))
+    ingest(db, root, [log], zone_name="UTC", final=True)
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, app, "audrey", ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        await pilot.press("4")
+        await wait_for_screen(pilot, app, "LogsScreen")
+        await until(pilot, app, lambda t: "payslip for" in t)
+        text = screen_text(app)
+        assert "personal data masked" in text
+        assert "jane.doe" not in text and "j•••@example.com" in text
+        await pilot.press("enter")
+        await wait_for_screen(pilot, app, "DetailScreen")
+        raw = str(app.screen.query_one("#detail-raw").render())
+        assert "jane.doe" not in raw and "555-123-4567" not in raw
