@@ -272,3 +272,18 @@ def test_ids_stay_unique_when_thousands_share_a_second(db, root, tmp_path: Path)
     assert entries[0].message == "before"
     assert [e.message for e in entries[1:2501]] == [f"burst {i}" for i in range(2500)]
     assert all(e.ts.second == 0 and e.ts.microsecond < 10 for e in entries[1:])
+
+
+def test_a_follower_sees_rows_arriving_in_the_current_month(db, root, tmp_path: Path) -> None:
+    log = write(tmp_path / "live.log", syslog_lines(T0 + timedelta(days=2), 10))
+    run(db, root, log)
+    errors = LogFilter(levels=frozenset({Level.ERROR}))
+    page = fetch(db, root, errors, direction="newer")
+    assert page.exhausted and len(page.entries) == 1
+    cursor = page.cursor  # as `logs tail -f` keeps it
+    assert fetch(db, root, errors, anchor=cursor, direction="newer").entries == []
+    with open(log, "a") as fh:
+        fh.write(syslog_lines(T0 + timedelta(days=2, minutes=5), 5))  # one more error
+    run(db, root, log)
+    later = fetch(db, root, errors, anchor=cursor, direction="newer")
+    assert len(later.entries) == 1 and later.entries[0].message.endswith("#3")

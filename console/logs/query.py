@@ -234,7 +234,10 @@ def scan(db: Session, plan: _Plan, *, anchor: int | None, direction: Direction,
             if page.scanned >= scan_budget:
                 break
         else:
-            page.cursor = (m_lo if newest_first else m_hi - 1)
+            if newest_first:
+                page.cursor = m_lo  # the whole month is behind us
+            # Going newer, the cursor stays on the last row scanned: the newest month is
+            # still growing, and a follower must see the rows that arrive in it.
             continue
         break
     else:
