@@ -31,7 +31,8 @@ from models.logs import LogOrigin, LogPartition
 
 COLUMNS = "id, level, origin, message, prefix, extra, file_id, line"
 PG_WORDS = "to_tsvector('simple'::regconfig, regexp_replace(message, '[^[:alnum:]]+', ' ', 'g'))"
-FTS_HASHSIZE = 64 << 20  # bytes of pending index kept in memory: fewer, larger segments
+FTS_HASHSIZE = 64 << 20
+_PG_PARTITION_LOCK = 0x46500004  # advisory lock id serializing partition creation  # bytes of pending index kept in memory: fewer, larger segments
 
 
 def raw(db: Session) -> Any:
@@ -52,6 +53,8 @@ def ensure_partition(db: Session, key: str, known: set[str] | None = None) -> st
     table = table_of(key)
     if known is not None and key in known:
         return table
+    if is_pg(db):  # two ingesters must not create the same partition at once
+        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_PARTITION_LOCK})
     if db.get(LogPartition, month_label(key)) is None:
         if is_pg(db):
             _pg_partition(db, key)
