@@ -11,12 +11,14 @@ import importlib
 import importlib.util
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -24,17 +26,26 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from console import clock
 from console.errors import ConsoleError, SessionEnded
 from console.permissions import Permission
 from console.principal import Principal
-from console.runtime import Runtime
 from screens.messages import LoggedIn, SessionOver
+
+if TYPE_CHECKING:
+    from console.config import Settings
+    from console.runtime import Runtime
 
 log = logging.getLogger("flowpro.console")
 T = TypeVar("T")
 
 SESSION_CHECK_SECONDS = 1.0  # a revoked grant or disabled account ends the TUI within this
 SESSION_TOUCH_SECONDS = 60.0
+IDLE_CHECK_SECONDS = 1.0
+# Input that counts as activity for the idle lock (not mouse movement: a cat on the desk).
+ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
+            events.Paste)
+LOCKED_ACTIONS = {"go", "command_palette"}  # what must not get past the lock screen
 
 
 @dataclass(frozen=True)
@@ -94,30 +105,88 @@ class ConsoleApp(App[None]):
           for area in AREAS),
     ]
 
-    def __init__(self, runtime: Runtime, *, host: str | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, *, settings: Settings | None = None,
+                 opener: Callable[[], Runtime] | None = None, host: str | None = None,
+                 principal: Principal | None = None, exit_on_session_end: bool = False) -> None:
+        """Give a ready `runtime`, or `settings` and an `opener` that makes one: the login
+        screen then paints first and the database opens while the user types.
+
+        `principal`: start logged in as it (a support session, authenticated before the
+        TUI opened); `exit_on_session_end`: when the session ends, leave the app instead of
+        returning to the login screen (`end_reason` then says why)."""
         super().__init__()
-        self.runtime = runtime
-        self.settings = runtime.settings
+        if runtime is None and (settings is None or opener is None):
+            raise TypeError("ConsoleApp needs a runtime, or settings and an opener")
+        self._runtime = runtime
+        self._opener = opener
+        self._runtime_ready = threading.Event()
+        if runtime is not None:
+            self._runtime_ready.set()
+        self.settings: Settings = runtime.settings if runtime else settings  # type: ignore[assignment]
         self.host = host or socket.gethostname()
         self.principal: Principal | None = None
         self.current_area: str | None = None
+        self.locked = False
+        self.last_input = clock.now()
+        self._preset = principal
+        self.exit_on_session_end = exit_on_session_end
+        self.end_reason: str | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise ConsoleError("the database is still opening; try again in a moment")
+        return self._runtime
+
+    def wait_until_ready(self, timeout: float = 30.0) -> Runtime:
+        """From a worker thread: the runtime, once the database has opened."""
+        self._runtime_ready.wait(timeout)
+        return self.runtime
 
     # -- start-up ---------------------------------------------------------------------
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def _open_runtime(self) -> None:
+        assert self._opener is not None
+        try:
+            runtime = self._opener()
+        except ConsoleError as exc:
+            self.call_from_thread(self.exit, None, exc.exit_code, f"error: {exc.message}")
+            return
+        except Exception as exc:
+            log.exception("opening the installation failed")
+            self.call_from_thread(self.exit, None, 1,
+                                  f"error: cannot open the installation: {exc}")
+            return
+        self._runtime = runtime
+        self._runtime_ready.set()
+
     def on_mount(self) -> None:
+        if self._runtime is None:
+            self._open_runtime()
         if self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
         self.set_interval(SESSION_CHECK_SECONDS, self._check_session)
         self.set_interval(SESSION_TOUCH_SECONDS, self._touch_session)
-        self.show_login()
+        self.set_interval(IDLE_CHECK_SECONDS, self.check_idle_lock)
+        if self._preset is not None:
+            self.principal, self._preset = self._preset, None
+            self.action_go("dashboard")
+        else:
+            self.show_login()
 
     def show_login(self, message: str = "") -> None:
         from screens.login import LoginScreen
 
+        if self.exit_on_session_end:  # a support session never falls back to a login screen
+            self.end_reason = self.end_reason or message or "ended"
+            self.exit()
+            return
         self.principal = None
         self.current_area = None
+        self.locked = False
         screen = LoginScreen(banner=self.settings.ui.login_banner, message=message)
         if len(self.screen_stack) > 1:
             while len(self.screen_stack) > 2:
@@ -128,7 +197,13 @@ class ConsoleApp(App[None]):
 
     def on_logged_in(self, message: LoggedIn) -> None:
         self.principal = message.principal
-        self.action_go("dashboard")
+        self.last_input = clock.now()
+        if message.must_change_password:
+            self.force_password_change()
+            return
+        # A vendor account logging in here is outside a support session: it can only ask
+        # for access and follow its requests.
+        self.action_go("support" if message.principal.is_vendor else "dashboard")
 
     def on_session_over(self, message: SessionOver) -> None:
         self.end_session(message.reason)
@@ -146,11 +221,14 @@ class ConsoleApp(App[None]):
                 and (a.permission is None or a.permission in permissions)]
 
     def nav_items(self) -> list[tuple[str, str, str]]:
-        return [(a.id, self.get_key_display(Binding(a.key, "")), a.title)
+        """(area id, key as displayed, title); keys remapped in [keys] show as remapped."""
+        keymap = self._keymap
+        return [(a.id, self.get_key_display(
+                    Binding(keymap.get(f"nav.{a.id}", a.key).split(",")[0], "")), a.title)
                 for a in self.visible_areas()]
 
     def action_go(self, area_id: str) -> None:
-        if self.principal is None:
+        if self.principal is None or self.locked:
             return
         area = next((a for a in AREAS if a.id == area_id), None)
         if area is None or area not in self.visible_areas():
@@ -162,23 +240,37 @@ class ConsoleApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.current_area = area.id
-        self.switch_screen(screen)
+        if len(self.screen_stack) < 2:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        if self.principal is not None:
+        vendor = self.principal is not None and self.principal.is_vendor
+        for command in super().get_system_commands(screen):
+            if not (vendor and command.title == "Screenshot"):  # no files from support sessions
+                yield command
+        if self.principal is not None and not self.locked:
             yield SystemCommand("Log out", "End this session and return to the login screen",
                                 self.action_logout)
+            yield SystemCommand("Lock the screen", "Hide the console until you enter your "
+                                "password again", self.lock)
+            yield SystemCommand("Change my password", "Choose a new password for this "
+                                "account", self.change_password)
+            yield SystemCommand("Set up two-factor sign-in (TOTP)", "Enrol an authenticator "
+                                "app for this account", self.enrol_totp)
 
     # -- sessions -------------------------------------------------------------------------
 
     def action_logout(self) -> None:
         if self.principal is not None:
+            self.locked = False
             self.end_session("logout", notice="Logged out.")
 
     def action_quit_console(self) -> None:
         if self.principal is not None:
             self._record_logout(self.principal, "quit")
+        self.end_reason = self.end_reason or "quit"
         self.exit()
 
     def end_session(self, reason: str, *, notice: str | None = None) -> None:
@@ -186,6 +278,7 @@ class ConsoleApp(App[None]):
         if principal is None:
             return
         self._record_logout(principal, reason)
+        self.end_reason = reason
         self.show_login(notice or f"Session ended: {reason}")
 
     def _record_logout(self, principal: Principal, reason: str) -> None:
@@ -229,6 +322,69 @@ class ConsoleApp(App[None]):
 
             with self.runtime.database.scope() as db:
                 end_session(db, principal, reason=reason)
+
+    # -- idle lock and self-service (issue 3) --------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, ACTIVITY) and not getattr(event, "is_forwarded", False):
+            self.last_input = clock.now()
+        await super().on_event(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.locked and action in LOCKED_ACTIONS:
+            return False
+        return super().check_action(action, parameters)
+
+    def check_idle_lock(self) -> None:
+        """Lock after [security] idle_lock_minutes without input (checked every second)."""
+        if self.principal is None or self.locked:
+            return
+        minutes = self.settings.security.idle_lock_minutes
+        if clock.now() - self.last_input >= timedelta(minutes=minutes):
+            self.lock(idle_minutes=minutes)
+
+    def lock(self, idle_minutes: int | None = None) -> None:
+        """Hide everything behind the lock screen until the password is given again."""
+        from console.account import record_idle_lock
+        from screens.lock import LockScreen
+
+        principal = self.principal
+        if principal is None or self.locked:
+            return
+        self.locked = True
+        self.run_service(self, record_idle_lock, idle_minutes=idle_minutes, group="idle-lock")
+
+        def unlocked(_ok: bool | None) -> None:
+            self.locked = False
+            self.last_input = clock.now()
+
+        self.push_screen(LockScreen(principal.name, minutes=idle_minutes), unlocked)
+
+    def force_password_change(self) -> None:
+        """After a login with a temporary password: change it, or log out."""
+        from screens.password import ChangePasswordScreen
+
+        def done(changed: bool | None) -> None:
+            if changed:
+                self.notify("Password changed.")
+                self.action_go("dashboard")
+            else:
+                self.end_session("password not changed", notice="Logged out: the temporary "
+                                 "password was not changed.")
+
+        self.push_screen(ChangePasswordScreen(forced=True), done)
+
+    def change_password(self) -> None:
+        from screens.password import ChangePasswordScreen
+
+        self.push_screen(ChangePasswordScreen(), lambda changed: changed and self.notify(
+            "Password changed."))
+
+    def enrol_totp(self) -> None:
+        from screens.totp_enrol import TotpEnrolScreen
+
+        self.push_screen(TotpEnrolScreen(), lambda done: done and self.notify(
+            "TOTP is set up: every login now asks for a code."))
 
     # -- services -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from console import clock
+from console.contract import service
 from console.db import backend_of, writing
 from console.errors import ConsoleError
 from console.keys import KeyStore, verify_signature
@@ -121,6 +122,7 @@ def _write_checkpoint(db: Session, keys: KeyStore, last: AuditEvent) -> AuditChe
     return cp
 
 
+@service("audit.checkpoint")
 def checkpoint(db: Session, actor: Principal, keys: KeyStore) -> AuditCheckpoint | None:
     """Sign the current head of the chain. Returns None when the trail is empty or the
     head is already signed. Needs audit.read (it only attests what exists)."""
@@ -168,11 +170,20 @@ def _events(db: Session) -> Iterator[AuditEvent]:
         db.expunge_all()
 
 
+@service("audit.verify")
 def verify(db: Session, actor: Principal, keys: KeyStore) -> VerifyReport:
     """Walk the whole chain and every checkpoint; report the first problem found.
 
     Needs audit.read. Detects edited, deleted and reordered events and bad signatures.
+    The verification itself is recorded (who checked, and what was found).
     """
+    report = _verify(db, actor, keys)
+    record_alone(db, actor, "audit.verify", outcome=Outcome.OK if report.ok else Outcome.ERROR,
+                 details={"events": report.events, "result": report.summary()})
+    return report
+
+
+def _verify(db: Session, actor: Principal, keys: KeyStore) -> VerifyReport:
     actor.require(Permission.AUDIT_READ)
     public = keys.public_key()
     checkpoints = db.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))).all()
@@ -220,10 +231,15 @@ def verify(db: Session, actor: Principal, keys: KeyStore) -> VerifyReport:
     return VerifyReport(True, count, len(checkpoints), unsigned_tail=int(tail))
 
 
+@service("audit.read")
 def recent(db: Session, actor: Principal, *, limit: int = 50,
            before_id: int | None = None, actor_name: str | None = None,
-           action_prefix: str | None = None, target: str | None = None) -> list[AuditEvent]:
-    """Newest events first (keyset by id). Needs audit.read."""
+           action_prefix: str | None = None, target: str | None = None,
+           outcome: str | None = None, session_id: str | None = None) -> list[AuditEvent]:
+    """Newest events first (keyset by id, never OFFSET). Needs audit.read.
+
+    Filters match exactly, except `action_prefix` (a literal prefix: `%` and `_` in it
+    are not wildcards)."""
     actor.require(Permission.AUDIT_READ)
     query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(min(limit, 5000))
     if before_id is not None:
@@ -234,6 +250,10 @@ def recent(db: Session, actor: Principal, *, limit: int = 50,
         query = query.where(col(AuditEvent.action).startswith(action_prefix, autoescape=True))
     if target:
         query = query.where(AuditEvent.target == target)
+    if outcome:
+        query = query.where(AuditEvent.outcome == outcome)
+    if session_id:
+        query = query.where(AuditEvent.session_id == session_id)
     return list(db.exec(query).all())
 
 

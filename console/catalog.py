@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
 from models.logs import LogEntry
+from models.support import SupportSession
 
 
 class Anonymize(StrEnum):
@@ -38,6 +39,7 @@ class CategoryName(StrEnum):
     CUSTOMERS = "customers"
     SALES = "sales"
     AUDIT_EVENTS = "audit_events"
+    SUPPORT_SESSIONS = "support_sessions"
     PROCESSING_LOGS = "processing_logs"
 
 
@@ -135,6 +137,11 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         CategoryName.AUDIT_EVENTS, "Audit trail", AuditEvent, "at", Owner.CONSOLE,
         "Every change, denial, login and sensitive read in the console",
+        legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
+    Category(
+        CategoryName.SUPPORT_SESSIONS, "Support sessions", SupportSession, "started_at",
+        Owner.CONSOLE, "FlowPro support sessions: engineer, grant, start, end, source address",
+        pii=(PiiColumn("source", Anonymize.NULL),),
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
     Category(
         CategoryName.PROCESSING_LOGS, "Processing logs", LogEntry, "ts", Owner.CONSOLE,

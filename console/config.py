@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from console.errors import ConfigError
@@ -119,6 +119,53 @@ class AuditSettings(Section):
     checkpoint_every: int = Field(default=100, ge=1, le=100_000)
 
 
+class SupportSettings(Section):
+    """FlowPro support access: grants, requests and the SSH gate."""
+
+    ticket_pattern: str = r"^FP-[0-9]+$"
+    default_hours: float = Field(default=4.0, gt=0, le=72)
+    max_hours: float = Field(default=8.0, gt=0, le=72)
+    request_expiry_hours: float = Field(default=12.0, gt=0, le=720)
+    approvers_required: int = Field(default=1, ge=1, le=2)
+    os_user: str = "flowpro-support"
+    console_command: str = ""
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("os_user")
+    @classmethod
+    def _os_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+            raise ValueError("must be an OS account name (lowercase, up to 32 characters)")
+        return value
+
+    @field_validator("console_command")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        # It ends up inside command="..." in authorized_keys: no quotes, no escapes.
+        if value and (not value.startswith("/") or any(c in value for c in '"\\\n\r')):
+            raise ValueError("must be an absolute path without quotes or backslashes")
+        return value
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> SupportSettings:
+        if self.default_hours > self.max_hours:
+            raise ValueError(f"default_hours ({self.default_hours}) is above max_hours "
+                             f"({self.max_hours})")
+        return self
+
+
 class Settings(Section):
     """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
 
@@ -128,6 +175,7 @@ class Settings(Section):
     ui: UiSettings = UiSettings()
     audit: AuditSettings = AuditSettings()
     logs: LogsSettings = LogsSettings()
+    support: SupportSettings = SupportSettings()
     keys: dict[str, str] = Field(default_factory=dict)
 
     # Not read from the file: where it came from, and the resolved data directory.

@@ -14,7 +14,6 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
 
-from console import audit
 from console.errors import AccessDenied, ConsoleError
 from console.principal import Principal
 
@@ -22,13 +21,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def service(action: str, *, audit_errors: bool = False) -> Callable[
+def service(action: str, *, audit_errors: bool = False, target_prefix: str = "") -> Callable[
         [Callable[Concatenate[Session, Principal, P], R]],
         Callable[Concatenate[Session, Principal, P], R]]:
     """Mark a service function; `action` names it in the audit trail.
 
     With `audit_errors`, a ConsoleError (bad input, conflict) is recorded too, with
     outcome `error`, for actions whose failed attempts matter (logins, grants).
+    `target_prefix` (e.g. "user:") makes the target of those records match the one the
+    function audits on success.
     """
 
     def decorate(fn: Callable[Concatenate[Session, Principal, P], R]
@@ -38,17 +39,21 @@ def service(action: str, *, audit_errors: bool = False) -> Callable[
             try:
                 return fn(db, actor, *args, **kwargs)
             except AccessDenied as exc:
+                from console import audit  # audit's own services use this decorator
+
                 db.rollback()
                 audit.record_alone(db, actor, action, outcome=audit.Outcome.DENIED,
-                                   target=_target_of(args, kwargs),
+                                   target=_target_of(args, kwargs, target_prefix),
                                    details={"reason": exc.message,
                                             "permission": exc.permission})
                 raise
             except ConsoleError as exc:
                 db.rollback()
                 if audit_errors:
+                    from console import audit
+
                     audit.record_alone(db, actor, action, outcome=audit.Outcome.ERROR,
-                                       target=_target_of(args, kwargs),
+                                       target=_target_of(args, kwargs, target_prefix),
                                        details={"error": exc.message})
                 raise
             except BaseException:
@@ -61,6 +66,6 @@ def service(action: str, *, audit_errors: bool = False) -> Callable[
     return decorate
 
 
-def _target_of(args: tuple[object, ...], kwargs: dict[str, object]) -> str:
+def _target_of(args: tuple[object, ...], kwargs: dict[str, object], prefix: str = "") -> str:
     first = args[0] if args else next(iter(kwargs.values()), "")
-    return str(first)[:255] if isinstance(first, str | int) else ""
+    return f"{prefix}{first}"[:255] if isinstance(first, str | int) else ""

@@ -10,8 +10,11 @@ from sqlmodel import Session, select
 
 from console.auth import active_sessions
 from console.catalog import CATEGORIES, Category, Disposal
+from console.masking import mask_text
 from console.permissions import Permission
 from console.principal import Principal
+from console.support_rules import READ_PERMISSIONS
+from console.support_views import GrantView, current_access
 from models.audit import AuditEvent
 from models.identity import LoginSession
 
@@ -31,6 +34,8 @@ class Overview:
     categories: list[CategoryStats] = field(default_factory=list)
     recent_events: list[AuditEvent] = field(default_factory=list)
     sessions: list[LoginSession] = field(default_factory=list)
+    # Who has FlowPro support access right now (for support.grant/approve, audit.read).
+    support_access: list[GrantView] | None = None
 
 
 def category_stats(db: Session, cat: Category) -> CategoryStats:
@@ -47,13 +52,22 @@ def category_stats(db: Session, cat: Category) -> CategoryStats:
 
 def overview(db: Session, actor: Principal, *, events: int = 8) -> Overview:
     """Counts per data category for everyone logged in; recent audit events for holders of
-    audit.read; open sessions for holders of users.read. Raises SessionEnded if the
-    actor's session is over."""
+    audit.read; open sessions for holders of users.read; who has FlowPro support access
+    now for staff who govern or audit it. Raises SessionEnded if the actor's session is
+    over."""
     permissions = actor.effective_permissions()
+    if actor.is_vendor and not permissions:  # outside a support session: nothing to see
+        return Overview()
     result = Overview(categories=[category_stats(db, c) for c in CATEGORIES])
+    if permissions & READ_PERMISSIONS and not actor.is_vendor:
+        result.support_access = current_access(db, actor)
     if Permission.AUDIT_READ in permissions:
         result.recent_events = list(db.exec(
             select(AuditEvent).order_by(AuditEvent.id.desc()).limit(events)).all())  # type: ignore[union-attr]
+        if Permission.PII_READ not in permissions:  # shown masked, never written back
+            for event in result.recent_events:
+                db.expunge(event)
+                event.actor, event.target = mask_text(event.actor), mask_text(event.target)
     if Permission.USERS_READ in permissions:
         result.sessions = active_sessions(db)
     return result

@@ -9,6 +9,8 @@ upgrade its read snapshot once another writer has committed.
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -187,18 +189,37 @@ def _alembic_config():
     return cfg
 
 
+_REVISION_RE = re.compile(r"^revision(?:: str)?\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_RE = re.compile(r"^down_revision(?:: [^=]+)?\s*=\s*(.+)$", re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def script_revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(every revision, the heads) of this version's migrations, read from the files
+    without importing Alembic: the check runs at every start-up."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        match = _REVISION_RE.search(source)
+        if not match:
+            continue
+        revisions.add(match.group(1))
+        down = _DOWN_RE.search(source)
+        if down:
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return frozenset(revisions), frozenset(revisions - parents)
+
+
 def schema_state(database: Database) -> SchemaState:
     """Compare the database's migration heads with this version's."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(_alembic_config())
-    expected = frozenset(script.get_heads())
-    known = {rev.revision for rev in script.walk_revisions()}
+    known, expected = script_revisions()
     try:
         with database.engine.connect() as conn:
-            current = frozenset(MigrationContext.configure(conn).get_current_heads())
             tables = set(inspect(conn).get_table_names())
+            current = frozenset(
+                row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            ) if "alembic_version" in tables else frozenset()
     except OperationalError as exc:
         raise ConsoleError(f"cannot open the database {database.display_url}: "
                            f"{exc.orig}") from None

@@ -20,6 +20,7 @@ from console.install import initialize
 from console.logs.demo import seed_demo_logs
 from console.principal import system_principal
 from console.runtime import make_database, open_runtime
+from console.support_demo import seed_demo as seed_support_demo
 from console.users import AccountKind, create_user
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
 
@@ -249,6 +250,7 @@ def create_demo(data_dir: Path, plan: DemoPlan, *, progress: Progress | None = N
                             kind=kind, roles=roles, display_name=display,
                             email=f"{name}@client.example" if kind != AccountKind.VENDOR
                             else f"{name}@flowpro.example")
+            seed_support_demo(db, settings.support)  # a waiting request, a past grant
         Seeder(plan, clock.now().date(), progress).run(runtime.database.engine)
         with runtime.database.scope() as db:
             seed_demo_logs(db, actor, data_dir / "demo-logs", clock.now(),

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.config import Settings
-from console.db import Database, ensure_current
 from console.errors import ConfigError
 from console.keys import KeyStore
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only when a database opens
+    from console.db import Database
 
 
 @dataclass
@@ -30,13 +33,16 @@ class Runtime:
 
 
 def make_database(settings: Settings, keys: KeyStore | None = None) -> Database:
+    from console.db import Database
+
     database = Database(settings.database_url, settings.database)
     database.configure_audit(keys, settings.audit.checkpoint_every)
     return database
 
 
-def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
-    """Open an initialized installation. Raises ConfigError / SchemaOutdated with the fix."""
+def precheck(settings: Settings) -> KeyStore:
+    """What can be refused without touching the database: a missing data directory, a
+    missing or insecure key file."""
     data_dir = settings.data_dir
     if not data_dir.is_dir():
         where = f" (from {settings.source})" if settings.source else ""
@@ -44,8 +50,16 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
                           f"`flowpro-console init --data-dir {data_dir}` first")
     keys = KeyStore(data_dir)
     keys.check_permissions()
+    return keys
+
+
+def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
+    """Open an initialized installation. Raises ConfigError / SchemaOutdated with the fix."""
+    keys = precheck(settings)
     database = make_database(settings, keys)
     if check_schema:
+        from console.db import ensure_current
+
         try:
             ensure_current(database)
         except BaseException:

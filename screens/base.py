@@ -12,6 +12,7 @@ from textual.widgets import Footer
 
 from screens.widgets.nav_bar import NavBar
 from screens.widgets.session_bar import SessionBar
+from screens.widgets.support_banner import SupportBanner
 
 if TYPE_CHECKING:
     from console.app import ConsoleApp
@@ -32,6 +33,8 @@ class AreaScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SessionBar(self.console.principal, self.console.host)
         yield NavBar(self.console.nav_items(), self.AREA)
+        if self.console.principal is not None and self.console.principal.is_vendor:
+            yield SupportBanner(self.AREA)  # FlowPro engineers: scope and countdown
         with Vertical(classes="area-body"):
             yield from self.compose_body()
         yield Footer()

@@ -7,9 +7,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from console import dashboard
+from console import clock, dashboard
 from console.display import literal, local_time
 from screens.base import AreaScreen
+from screens.widgets.support_banner import countdown
 
 
 class DashboardScreen(AreaScreen):
@@ -19,6 +20,10 @@ class DashboardScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dashboard-body"):
+            yield Static("FlowPro support access now", classes="section-title",
+                         id="support-title")
+            yield DataTable(id="support-access", cursor_type="row")
+            yield Static("", id="support-none", classes="hint")
             yield Static("Data under governance", classes="section-title")
             yield DataTable(id="categories", cursor_type="row", zebra_stripes=True)
             yield Static("Recent audit events", classes="section-title", id="events-title")
@@ -33,6 +38,12 @@ class DashboardScreen(AreaScreen):
             "Time", "Actor", "Action", "Target", "Outcome")
         self.query_one("#sessions", DataTable).add_columns(
             "User", "Channel", "From", "Since")
+        support = self.query_one("#support-access", DataTable)
+        for label, key in (("Engineer", "engineer"), ("Scope", "scope"), ("Until", "until"),
+                           ("Left", "left"), ("Grant", "grant")):
+            support.add_column(label, key=key)
+        self.support_until: dict[str, object] = {}
+        self.set_interval(1.0, self._countdown)
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -40,6 +51,7 @@ class DashboardScreen(AreaScreen):
 
     def _show(self, data: dashboard.Overview) -> None:
         tz = self.console.settings.ui.timezone
+        self._show_support(data, tz)
         table = self.query_one("#categories", DataTable)
         table.clear()
         for c in data.categories:
@@ -61,6 +73,33 @@ class DashboardScreen(AreaScreen):
                 bool(data.recent_events) if part == "events" else bool(data.sessions))
             self.query_one(f"#{part}-title").display = visible
             self.query_one(f"#{part}").display = visible
+
+
+    def _show_support(self, data: dashboard.Overview, tz: str) -> None:
+        table = self.query_one("#support-access", DataTable)
+        table.clear()
+        self.support_until = {}
+        for g in data.support_access or []:
+            key = f"grant:{g.id}"
+            self.support_until[key] = g.ends_at
+            table.add_row(literal(g.engineer), literal(",".join(g.scope)),
+                          local_time(g.ends_at, tz, "%m-%d %H:%M"), countdown(
+                              (g.ends_at - clock.now()).total_seconds()), f"#{g.id}", key=key)
+        shown = data.support_access is not None
+        self.query_one("#support-title").display = shown
+        table.display = bool(data.support_access)
+        none = self.query_one("#support-none", Static)
+        none.display = shown and not data.support_access
+        none.update("Nobody from FlowPro has access right now.")
+
+    def _countdown(self) -> None:
+        table = self.query_one("#support-access", DataTable)
+        for key, until in self.support_until.items():
+            left = (until - clock.now()).total_seconds()  # type: ignore[operator]
+            if left <= 0:
+                self.action_refresh()
+                return
+            table.update_cell(key, "left", countdown(left))
 
 
 def _when(value: object, tz: str) -> str:

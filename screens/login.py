@@ -1,6 +1,9 @@
-"""Log in: username and password, the same answer for every failure."""
+"""Log in: username and password, the same answer for every failure; then the TOTP code
+(or a first TOTP enrolment) when the account needs one."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,9 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from console.display import literal
-from console.errors import AuthenticationFailed, ConsoleError
-from console.principal import ssh_source
+from console.errors import ConsoleError
+from console.principal import Principal, ssh_source
 from screens.messages import LoggedIn
+
+if TYPE_CHECKING:
+    from console.auth import PendingLogin
 
 
 class UsernameInput(Input):
@@ -59,22 +65,43 @@ class LoginScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="login")
     def _authenticate(self, username: str, password: str) -> None:
-        from console.auth import authenticate
+        from console.auth import LoginStep, begin_login, finish_login
 
         app = self.app
-        runtime = app.runtime  # type: ignore[attr-defined]
+        principal = None
         try:
+            runtime = app.wait_until_ready()  # type: ignore[attr-defined]
             with runtime.database.scope() as db:
-                principal = authenticate(runtime.database, db, runtime.settings.security,
-                                         username, password, channel="tui",
-                                         source=ssh_source())
-        except AuthenticationFailed as exc:
-            app.call_from_thread(self._failed, exc.message)
-            return
+                pending = begin_login(runtime.database, db, runtime.settings.security,
+                                      username, password, channel="tui", source=ssh_source())
+                if pending.step is LoginStep.DONE:
+                    principal = finish_login(runtime.database, db, runtime.settings.security,
+                                             runtime.keys, pending)
         except ConsoleError as exc:
             app.call_from_thread(self._failed, exc.message)
             return
-        app.call_from_thread(app.post_message, LoggedIn(principal))
+        app.call_from_thread(self._show, "")
+        if principal is None:
+            app.call_from_thread(self._second_factor, pending)
+            return
+        app.call_from_thread(app.post_message,
+                             LoggedIn(principal, pending.must_change_password))
+
+    def _second_factor(self, pending: PendingLogin) -> None:
+        """The password was right; the code (or a first TOTP enrolment) completes the login."""
+        from console.auth import LoginStep
+        from screens.totp_enrol import TotpEnrolScreen
+        from screens.totp_prompt import TotpPromptScreen
+
+        def done(principal: Principal | None) -> None:
+            if principal is None:
+                self._failed("Login cancelled: start again.")
+                return
+            self.app.post_message(LoggedIn(principal, pending.must_change_password))
+
+        screen = (TotpPromptScreen(pending) if pending.step is LoginStep.TOTP
+                  else TotpEnrolScreen(pending))
+        self.app.push_screen(screen, done)
 
     def _failed(self, message: str) -> None:
         self.query_one("#login", Button).disabled = False

@@ -59,3 +59,22 @@ def test_totp_failures_lock_separately(db, runtime, clock) -> None:
     assert user.failed_password_count == 0
     assert user.locked_until is not None
     assert not mfa.verify_code(db, sec, runtime.keys, user.id, mfa.code_at(secret, clock.now()))
+
+
+def test_qr_lines_draw_exactly_the_qr_matrix() -> None:
+    import segno
+
+    uri = mfa.provisioning_uri(b"12345678901234567890", "fp-jane")
+    assert uri == ("otpauth://totp/FlowPro:fp-jane?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+                   "&issuer=FlowPro")
+    lines = mfa.qr_lines(uri)
+    assert len(lines) <= 21 and all(len(line) <= 41 for line in lines)  # fits 80x24
+    top = {" ": (0, 0), "\u2580": (1, 0), "\u2584": (0, 1), "\u2588": (1, 1)}
+    drawn = []
+    for line in lines:
+        drawn.append([top[ch][0] for ch in line])
+        drawn.append([top[ch][1] for ch in line])
+    expected = [[int(bool(m)) for m in row] for row in
+                segno.make(uri, error="L", boost_error=False).matrix_iter(scale=1, border=2)]
+    assert drawn[:len(expected)] == expected
+    assert all(not any(row) for row in drawn[len(expected):])  # an odd row count's padding

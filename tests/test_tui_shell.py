@@ -58,3 +58,33 @@ async def test_banner_is_shown_literally(installation) -> None:
         text = screen_text(app)
         assert "[bold red]Authorized use only[/] \\x1b[31m" in text
     runtime.close()
+
+
+async def test_bindings_are_remappable_from_config(installation) -> None:
+    from console.config import parse_settings
+    from console.runtime import open_runtime
+
+    doc = installation.model_dump(exclude={"source", "base_dir"})
+    doc["keys"] = {"nav.audit": "f9"}
+    runtime = open_runtime(parse_settings(doc, env={}))
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, app, ADMIN, ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        assert "f9 Audit" in screen_text(app).replace("F9", "f9")
+        await pilot.press("f9")
+        await wait_for_screen(pilot, app, "AuditScreen")
+    runtime.close()
+
+
+async def test_command_palette_opens_areas(runtime) -> None:
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, app, ADMIN, ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        await pilot.press("colon")
+        await pilot.pause(0.2)
+        await pilot.press(*"go to audit")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, app, "AuditScreen")

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+from textual.worker import WorkerCancelled
 
 from console.app import ConsoleApp
 
@@ -13,7 +14,10 @@ from console.app import ConsoleApp
 async def settle(pilot: Pilot, app: ConsoleApp, rounds: int = 3) -> None:
     """Let workers finish and their results paint."""
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a worker whose screen closed when its result arrived
         await pilot.pause(0.05)
 
 

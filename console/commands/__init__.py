@@ -10,5 +10,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("setup", "config_group"),
     "tui": ("tui", "tui"),
     "audit": ("audit", "audit"),
+    "users": ("users", "users"),
+    "roles": ("roles", "roles"),
+    "support": ("support", "support"),
+    "support-session": ("support", "support_session"),
+    "ssh": ("sshgate", "ssh"),
     "logs": ("logs", "logs"),
 }

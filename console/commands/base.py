@@ -65,12 +65,7 @@ class CliState:
         settings = self.settings()
         source = ssh_source()
         if self.as_user:
-            from console.auth import authenticate
-
-            password = read_secret(f"Password for {self.as_user}: ")
-            self._principal = authenticate(self.runtime().database, db, settings.security,
-                                           self.as_user, password, channel="cli",
-                                           source=source)
+            self._principal = self._log_in(db, self.as_user, source)
         elif is_trusted_os_user(settings):
             self._principal = os_principal(getpass.getuser(), source=source)
         else:
@@ -78,6 +73,28 @@ class CliState:
                 f"the OS user {getpass.getuser()} does not own {settings.data_dir}: "
                 "run as its owner, or pass --user NAME to log in as a console user")
         return self._principal
+
+    def _log_in(self, db: Session, username: str, source: str | None) -> Principal:
+        """Password, then the TOTP code when the account uses one (asked on the terminal)."""
+        from console.auth import LoginStep, begin_login, finish_login
+        from console.errors import AuthenticationFailed
+
+        runtime, security = self.runtime(), self.settings().security
+        password = read_secret(f"Password for {username}: ")
+        pending = begin_login(runtime.database, db, security, username, password,
+                              channel="cli", source=source)
+        if pending.step is LoginStep.ENROL:
+            raise AuthenticationFailed("Login incomplete: this account must set up TOTP "
+                                       "first; log in to the console (terminal UI) once to "
+                                       "enrol.")
+        code = click.prompt("TOTP code", err=True) if pending.step is LoginStep.TOTP else None
+        principal = finish_login(runtime.database, db, security, runtime.keys, pending,
+                                 code=code)
+        if pending.must_change_password:
+            click.echo(f"note: {username} has a temporary password and may do nothing else "
+                       f"until it is changed: flowpro-console --user {username} users passwd",
+                       err=True)
+        return principal
 
     def close(self) -> None:
         if self._principal is not None and self._principal.session_id and self._runtime:

@@ -224,7 +224,7 @@ def logs_months(state: CliState) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def logs_drop_month(state: CliState, month: str, yes: bool) -> None:
-    """Delete one month of logs whole (e.g. 2026-01)."""
+    """Delete one month of logs whole (MONTH as YYYY-MM)."""
     from console.logs.retention import drop_month
 
     if not yes and not click.confirm(f"Delete every log entry of {month}?"):

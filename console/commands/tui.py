@@ -10,22 +10,34 @@ import click
 from console.commands.base import CliState, fail
 
 
-def open_tui(state: CliState) -> None:
-    """Open the console on the configured installation; returns when the user quits."""
+def prepare_terminal(state: CliState, *, hint: str = "use the subcommands (see --help) in "
+                     "scripts") -> None:
+    """Check for a terminal and the data directory's keys, apply the colour settings, send
+    logging to a file."""
     settings = state.settings()
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        fail("the console needs a terminal; use the subcommands (see --help) in scripts", 2)
+        fail(f"the console needs a terminal; {hint}", 2)
     color = settings.ui.color_system.value
     if color == "none":
         os.environ["NO_COLOR"] = "1"
     elif color != "auto":
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
-    runtime = state.runtime()
-    _log_to_file(runtime.data_dir / "console.log")
+    # Checks that need no database run now, so the refusal comes before the screen opens.
+    from console.runtime import precheck
+
+    precheck(settings)
+    _log_to_file(settings.data_dir / "console.log")
+
+
+def open_tui(state: CliState) -> None:
+    """Open the console on the configured installation; returns when the user quits.
+    The database opens in the background while the login screen is painted."""
+    settings = state.settings()
+    prepare_terminal(state)
     from console.app import ConsoleApp
     from console.terminal import TerminalWatch
 
-    app = ConsoleApp(runtime)
+    app = ConsoleApp(settings=settings, opener=state.runtime)
     watch = TerminalWatch(app.terminal_lost)
     watch.start()
     try:
@@ -34,6 +46,7 @@ def open_tui(state: CliState) -> None:
         watch.stop()
     if app.return_code:
         sys.exit(app.return_code)
+    # A terminal lost mid-exit or an error message from the app was already printed.
 
 
 def _log_to_file(path) -> None:
