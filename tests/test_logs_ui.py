@@ -188,3 +188,20 @@ async def test_browser_masks_personal_data_for_an_auditor(runtime, db, root, tmp
         await wait_for_screen(pilot, app, "DetailScreen")
         raw = str(app.screen.query_one("#detail-raw").render())
         assert "jane.doe" not in raw and "555-123-4567" not in raw
+
+
+async def test_browser_opens_on_the_newest_of_many(runtime, db, root, tmp_path) -> None:
+    log = tmp_path / "many.log"
+    log.write_text(lines(T0, 700))  # more than a page: the count arrives after the rows
+    os.utime(log, (T0.timestamp() + 86400, T0.timestamp() + 86400))
+    ingest(db, root, [log], zone_name="UTC", final=True)
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, app, ADMIN, ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        await pilot.press("4")
+        await wait_for_screen(pilot, app, "LogsScreen")
+        await until(pilot, app, lambda t: "job 699 done" in t and "row 700" in t)
+        await pilot.press("g")
+        await until(pilot, app, lambda t: "payment gateway refused" in t and "row 1 " in t + " ")
+        assert "job 1 done" in screen_text(app)

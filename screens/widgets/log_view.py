@@ -97,10 +97,17 @@ class LogView(ScrollView, can_focus=True):
         self.request(Request(None, "older", "last"))
 
     def set_total(self, total: int) -> None:
-        """The (approximate) count arrived: keep the loaded rows where they belong."""
+        """The (approximate) count arrived: keep the loaded rows where they belong (at the
+        end, when the last one is loaded)."""
+        delta = 0
         if self.entries and self.at_end and not self.at_start:
-            self._shift(max(total - (self.base + len(self.entries)), -self.base))
-        self.total = total
+            delta = max(total - (self.base + len(self.entries)), -self.base)
+        self.total = max(total, self.base + delta + len(self.entries))
+        self.virtual_size = Size(self.size.width, self.total)  # before scrolling to it
+        if delta:
+            self.base += delta
+            self.cursor += delta
+            self._show_cursor()
         self._resize()
         self.refresh()
         self._changed()
