@@ -213,15 +213,26 @@ def ingest_figures(args, work: Path, data: Path, settings, root):
 
     # -- our ingest, end to end (parse, ids, month tables, FTS5, rollups, commit)
     runtime = open_runtime(settings)
+    import resource
+
     from console.logs.ingest import ingest
 
+    def cpu_seconds(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
     with runtime.database.scope() as db:
-        cpu = time.process_time()
+        cpu = cpu_seconds(resource.RUSAGE_SELF)
+        worker = cpu_seconds(resource.RUSAGE_CHILDREN)
         report = ingest(db, root, [log], zone_name="UTC", final=True)
-        cpu = time.process_time() - cpu
+        cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
+        worker = cpu_seconds(resource.RUSAGE_CHILDREN) - worker
+    # With a second process parsing, the two overlap when the wall time is near the
+    # larger of the two CPU times rather than their sum.
     print(f"ingest: {report.lines_per_second:,.0f} lines/s wall ({report.seconds:.2f} s; "
-          f"{n / cpu:,.0f} lines/s of CPU)  (reference: {lnav_ref}; {imp_ref}) "
-          "[budget >= 250,000]")
+          f"CPU: storing process {cpu:.2f} s, parsing process {worker:.2f} s = "
+          f"{n / (cpu + worker):,.0f} lines per CPU second)  (reference: {lnav_ref}; "
+          f"{imp_ref}) [budget >= 250,000]")
     return runtime
 
 
@@ -231,6 +242,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="Work directory to keep (default: a temp dir).")
     ap.add_argument("--queries-only", action="store_true",
                     help="Reuse the store kept in --keep from an earlier run: skip the ingest.")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="Stop after the ingest figures (no queries, TUI or month drop).")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="flowpro-bench-logs-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -252,6 +265,11 @@ def main() -> None:
         runtime = open_runtime(settings)
     else:
         runtime = ingest_figures(args, work, data, settings, root)
+        if args.ingest_only:
+            runtime.close()
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+            return
     from console.logs.store import volume
 
     with runtime.database.scope() as db:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,13 +21,16 @@ def parse(fmt: Format, line: str, ref: datetime = REF):
     return make_parser(fmt, UTC, ref, "here").parse(line)
 
 
-def entries(fmt: Format, text: str | bytes, ref: datetime = REF) -> Chunk:
+def entries(fmt: Format, text: str | bytes, ref: datetime = REF) -> SimpleNamespace:
+    """Every chunk's entries as (ts, level, host, program, message, prefix, extra, source,
+    line) tuples, with the unparsed count and leading continuation lines."""
     import io
 
     data = text.encode() if isinstance(text, str) else text
     assembler = Assembler(make_parser(fmt, UTC, ref, "here"), fmt, 0)
-    chunks = list(read_chunks(io.BytesIO(data), assembler, offset=0, line_no=0, final=True))
-    merged = Chunk()
+    chunks: list[Chunk] = list(read_chunks(io.BytesIO(data), assembler, offset=0, line_no=0,
+                                           final=True))
+    merged = SimpleNamespace(entries=[], unparsed=0, leading=[])
     for c in chunks:
         merged.entries += c.entries
         merged.unparsed += c.unparsed
