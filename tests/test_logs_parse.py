@@ -160,3 +160,23 @@ def test_user_input_parsing() -> None:
     assert parse_levels("warn+") == {0, 1, 2, 3, 4}
     with pytest.raises(ValueError, match="unknown level"):
         parse_levels("loud")
+
+
+def test_times_on_daylight_saving_days_follow_the_zone() -> None:
+    # Times are worked out per day and cached: the days the offset changes take the
+    # exact path, so each time gets the offset in force at that moment.
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    syslog = make_parser(Format.SYSLOG, berlin, REF, "here")
+    python = make_parser(Format.PYTHON, berlin, REF, "here")
+    for month, day, hour, minute in ((3, 29, 1, 59), (3, 29, 3, 0), (3, 29, 23, 59),
+                                     (3, 30, 0, 0), (10, 25, 1, 30), (10, 25, 3, 30),
+                                     (6, 1, 12, 0), (1, 1, 0, 0)):
+        wall = datetime(2026, month, day, hour, minute, 7, tzinfo=berlin)
+        line = f"{wall:%b} {wall.day:2d} {wall:%H:%M:%S} h p: x"
+        assert from_us(syslog.parse(line)[0]) == wall, line
+        line = f"{wall:%Y-%m-%d %H:%M:%S},250 - app - INFO - x"
+        assert from_us(python.parse(line)[0]) == wall.replace(microsecond=250000), line
+    assert syslog.parse("Nov 22 24:00:00 h p: x") is None  # no such time: not an entry
+    assert syslog.parse("Nov 31 10:00:00 h p: x") is None

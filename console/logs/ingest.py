@@ -26,7 +26,7 @@ from console.contract import service
 from console.db import writing
 from console.display import zone
 from console.errors import Conflict, ValidationError
-from console.logs import store
+from console.logs import reader, store
 from console.logs.common import Format, from_us, ts_us
 from console.logs.formats import make_parser
 from console.logs.load import ChunkLoader, with_orphans
@@ -191,7 +191,7 @@ class FileIngest:
                        reference_us=min(self.mtime_us, ts_us(clock.now())),
                        fallback_us=self.mtime_us, host=self.host, source=state.source,
                        offset=state.offset, line_no=state.lines, final=bool(self.final),
-                       last_id=state.last_entry_id or 0)
+                       last_id=state.last_entry_id or 0, max_lines=reader.CHUNK_LINES)
         remaining = self.path.stat().st_size - (0 if self.gz else state.offset)
         if remaining >= PARALLEL_BYTES and _spare_core():
             yield from parse_in_worker(job)

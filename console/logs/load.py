@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from console.logs import store
 from console.logs.common import SPANS, Level, month_bounds, month_key, month_label
-from console.logs.ids import IdAllocator
+from console.logs.ids import fit_ids
 from console.logs.reader import BUCKET_US, Chunk
 
 
@@ -47,28 +47,33 @@ class ChunkLoader:
         columns: store.Columns = (chunk.ids, chunk.levels, origins, chunk.messages,
                                   chunk.prefixes, chunk.extras, chunk.line_nos)
         slices = self._taken_as_proposed(chunk) if chunk.ordered else None
-        if slices is None:
-            ids = IdAllocator(db).assign(chunk.ts)
-            last = ids[-1]
-            columns = _sorted_by_id((ids, *columns[1:]))
-            slices = [(key, a, b, not store.stored_between(db, key, columns[0][a],
-                                                            columns[0][b - 1]))
-                      for key, a, b in _months(columns[0])]
-        else:
-            last = chunk.ids[-1]
+        last = chunk.ids[-1] if slices is not None else None
+        if slices is None:  # fit them among the stored ones, in time order
+            ts = chunk.ts
+            order = None if chunk.ordered else sorted(range(len(ts)), key=ts.__getitem__)
+            ids = fit_ids(db, ts if order is None else [ts[i] for i in order])
+            if order is None:
+                last = ids[-1]
+            else:
+                last = ids[order.index(len(ts) - 1)]
+                columns = (ids, *_reordered(columns[1:], order))  # type: ignore[assignment]
+            columns = (ids, *columns[1:])  # type: ignore[assignment]
+            slices = [(key, a, b, None) for key, a, b in _months(ids)]
         for key, start, end, fresh in slices:
             store.ensure_partition(db, key, self.known_months)
+            if fresh is None:
+                ids = columns[0]
+                fresh = not store.stored_between(db, key, ids[start], ids[end - 1])
             store.insert_entries(db, key, self.file_id, columns, start, end, fresh=fresh)
             db.execute(text("UPDATE log_partitions SET rows = rows + :n WHERE month = :m"),
                        {"n": end - start, "m": month_label(key)})
-        add_rollups(db, {(bucket, level, keys[o][0]): n
-                         for (bucket, level, o), n in chunk.rollups.items()})
+        add_rollups(db, chunk.rollups)
         return last
 
-    def _taken_as_proposed(self, chunk: Chunk) -> list[tuple[str, int, int, bool]] | None:
+    def _taken_as_proposed(self, chunk: Chunk) -> list[tuple[str, int, int, bool | None]] | None:
         """Month slices of the proposed ids when each starts above what its month holds;
         None when they cannot be taken as they are."""
-        slices = []
+        slices: list[tuple[str, int, int, bool | None]] = []
         for key, start, end in _months(chunk.ids):
             newest = store.max_id(self.db, key)
             if newest is not None and chunk.ids[start] <= newest:
@@ -89,11 +94,8 @@ def _months(ids: Sequence[int]) -> list[tuple[str, int, int]]:
     return runs
 
 
-def _sorted_by_id(columns: store.Columns) -> store.Columns:
-    ids = columns[0]
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    return tuple(None if c is None else [c[i] for i in order]  # type: ignore[return-value]
-                 for c in columns)
+def _reordered(columns: tuple, order: list[int]) -> tuple:
+    return tuple(None if c is None else [c[i] for i in order] for c in columns)
 
 
 def add_rollups(db: Session, counts: dict[tuple[int, int, str], int]) -> None:
@@ -128,7 +130,7 @@ def with_orphans(chunk: Chunk, source: str, host: str) -> Chunk:
     n = len(lines)
     extras = chunk.extras
     rollups = Counter(chunk.rollups)
-    rollups[(ts // BUCKET_US, Level.UNKNOWN, index)] += n
+    rollups[(ts // BUCKET_US, int(Level.UNKNOWN), key[0])] += n
     return Chunk(
         start_offset=chunk.start_offset, end_offset=chunk.end_offset,
         end_line=chunk.end_line, lines=chunk.lines, unparsed=chunk.unparsed + n,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ BLOCK = 4 << 20
 CHUNK_LINES = 100_000  # lines per chunk: one transaction each; small enough to pipeline
 SAMPLE_LINES = 64
 BUCKET_US = 300_000_000  # the finest rollup bucket (5 minutes)
-_FIELDS = [itemgetter(i) for i in range(8)]  # the columns of parsed lines
+# From a parsed line: the columns stored as they are, and what names its origin.
+_COLUMNS = [itemgetter(i) for i in (0, 1, 4, 5, 6)]  # ts, level, message, prefix, extra
+_ORIGIN = itemgetter(7, 2, 3)  # (source, host, program), None where the line says nothing
 _CONT = re.compile(r"Traceback \(most recent call last\)|Caused by:|During handling of the "
                    r"above|The above exception|\.\.\. \d+ (?:more|common frames)")
 _EXC = re.compile(r"[A-Za-z_][\w.$]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault)"
@@ -100,6 +103,7 @@ def detect(lines: list[str], parsers: dict[Format, Parser]) -> Format:
 
 
 OriginKey = tuple[str, str, str]  # (source, host, program)
+_SEP = "\x00"
 
 
 @dataclass
@@ -126,11 +130,29 @@ class Chunk:
     # share a microsecond. `ordered`: strictly increasing (the time never went back).
     ids: list[int] = field(default_factory=list)
     ordered: bool = True
-    rollups: Counter[tuple[int, int, int]] = field(default_factory=Counter)  # (5-minute
-    # bucket, level, origin index) -> entries
+    rollups: Counter[tuple[int, int, str]] = field(default_factory=Counter)  # (5-minute
+    # bucket, level, source) -> entries
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to the storing process: one joined string per text column pickles several
+        # times faster than a tuple of small strings (unless a line holds the separator).
+        state = dict(self.__dict__)
+        for name in ("messages", "prefixes"):
+            column = state[name]
+            if column:
+                joined = _SEP.join(column)  # type: ignore[arg-type]
+                if joined.count(_SEP) == len(column) - 1:  # type: ignore[arg-type]
+                    state[name] = joined
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name in ("messages", "prefixes"):
+            if isinstance(state[name], str):
+                state[name] = tuple(state[name].split(_SEP))  # type: ignore[union-attr]
+        self.__dict__.update(state)
 
     @property
     def entries(self) -> list[tuple]:
@@ -196,8 +218,7 @@ class Assembler:
         chunk.last_ts = self.last_ts
 
     def _columns(self, found: list[tuple], numbers: list[int], chunk: Chunk) -> None:
-        ts, levels, hosts, programs, messages, prefixes, extras, sources = (
-            tuple(map(getter, found)) for getter in _FIELDS)
+        ts, levels, messages, prefixes, extras = (tuple(map(get, found)) for get in _COLUMNS)
         if None in ts:  # lines without a time: the previous entry's
             filled, last = [], self.last_ts
             for t in ts:
@@ -207,25 +228,52 @@ class Assembler:
                 filled.append(t)
             ts = tuple(filled)
         self.last_ts = ts[-1]
-        origins = list(map(self.origin_index.get, zip(sources, hosts, programs, strict=True)))
-        if None in origins:  # seen first in this chunk
-            origins = [self._origin(k) if o is None else o
-                       for k, o in zip(zip(sources, hosts, programs, strict=True), origins, strict=True)]
+        keys = list(map(_ORIGIN, found))
+        origins = list(map(self.origin_index.get, keys))
+        if None in origins:  # some seen first in this chunk
+            for key in dict.fromkeys(keys):
+                self._origin(key)
+            origins = list(map(self.origin_index.__getitem__, keys))
         chunk.ts, chunk.levels, chunk.origins = ts, levels, origins  # type: ignore[assignment]
         chunk.messages, chunk.prefixes, chunk.line_nos = messages, prefixes, numbers
         chunk.extras = None if extras.count(None) == len(extras) else extras
         chunk.origin_keys = list(self.origin_keys)
-        chunk.rollups = Counter(zip([t // BUCKET_US for t in ts], levels, origins, strict=True))
         chunk.ids, chunk.ordered = self._ids(ts)
+        chunk.rollups = self._rollups(ts, levels, origins, in_order=chunk.ordered)
 
-    def _origin(self, raw: tuple[str | None, str | None, str]) -> int:
-        index = self.origin_index.get(raw)
-        if index is None:
+    def _rollups(self, ts: tuple[int, ...], levels: tuple[int, ...], origins: list[int], *,
+                 in_order: bool) -> Counter[tuple[int, int, str]]:
+        """Entries per (5-minute bucket, level, source). Times in order: counted per
+        bucket from slices found by bisection, not entry by entry."""
+        keys = self.origin_keys
+        sources = {keys[o][0] for o in set(origins)}
+        counts: Counter[tuple[int, int, str]] = Counter()
+        if not in_order:
+            by_source = [k[0] for k in keys]
+            counts.update(zip([t // BUCKET_US for t in ts], levels,
+                              map(by_source.__getitem__, origins), strict=True))
+            return counts
+        start, n = 0, len(ts)
+        only = sources.pop() if len(sources) == 1 else None
+        while start < n:
+            bucket = ts[start] // BUCKET_US
+            end = bisect_left(ts, (bucket + 1) * BUCKET_US, start)
+            if only is not None:
+                for level, count in Counter(levels[start:end]).items():
+                    counts[(bucket, level, only)] += count
+            else:
+                for (level, o), count in Counter(zip(levels[start:end], origins[start:end],
+                                                     strict=True)).items():
+                    counts[(bucket, level, keys[o][0])] += count
+            start = end
+        return counts
+
+    def _origin(self, raw: tuple[str | None, str | None, str]) -> None:
+        if raw not in self.origin_index:
             source, host, program = raw
-            key = ((source or self.source)[:64], (host or self.host)[:255], program[:128])
-            index = self.origin_index[raw] = len(self.origin_keys)
-            self.origin_keys.append(key)
-        return index
+            self.origin_index[raw] = len(self.origin_keys)
+            self.origin_keys.append(((source or self.source)[:64], (host or self.host)[:255],
+                                     program[:128]))
 
     def _ids(self, ts: tuple[int, ...]) -> tuple[list[int], bool]:
         ids: list[int] = []
@@ -306,6 +354,7 @@ class ParseJob:
     line_no: int
     final: bool
     last_id: int = 0  # id of the entry stored last from this file
+    max_lines: int = CHUNK_LINES
 
 
 def parse_file(job: ParseJob) -> Iterator[Chunk]:
@@ -316,4 +365,4 @@ def parse_file(job: ParseJob) -> Iterator[Chunk]:
     with open_binary(Path(job.path)) as fh:
         fh.seek(job.offset)
         yield from read_chunks(fh, assembler, offset=job.offset, line_no=job.line_no,
-                               final=job.final)
+                               final=job.final, max_lines=job.max_lines)

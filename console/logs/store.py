@@ -243,17 +243,17 @@ def append_message(db: Session, entry_id: int, addition: str) -> bool:
     return True
 
 
-def taken_ids(db: Session, lo: int, hi: int) -> set[int]:
-    """Ids already used in [lo, hi] (across the months that range touches)."""
-    taken: set[int] = set()
-    keys = {month_key(lo), month_key(hi)}
-    for key in keys:
-        if db.get(LogPartition, month_label(key)) is None:
+def stored_ids(db: Session, lo: int, hi: int) -> set[int]:
+    """Ids stored in [lo, hi], whatever months that range covers."""
+    found: set[int] = set()
+    for key in month_keys(db):
+        first, end = month_bounds(key)
+        if first > hi or end <= lo:
             continue
-        taken.update(db.execute(text(f"SELECT id FROM {table_of(key)} "
+        found.update(db.execute(text(f"SELECT id FROM {table_of(key)} "
                                      "WHERE id >= :lo AND id <= :hi"),
                                 {"lo": lo, "hi": hi}).scalars())
-    return taken
+    return found
 
 
 def max_id(db: Session, key: str) -> int | None:

@@ -83,9 +83,14 @@ class _Spawned:
         self.proc.wait()
 
 
+def can_fork() -> bool:
+    """Forking a process that runs other threads (the TUI, the scheduler) is not safe."""
+    return threading.active_count() == 1
+
+
 def parse_in_worker(job: ParseJob) -> Iterator[Chunk]:
     """The chunks of `job`, parsed by a second process while the caller stores them."""
-    worker = _Forked(job) if threading.active_count() == 1 else _Spawned(job)
+    worker = _Forked(job) if can_fork() else _Spawned(job)
     try:
         while True:
             try:
