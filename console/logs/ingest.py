@@ -308,25 +308,36 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
         report.files.append(job.result)
         if not job.prepare():
             continue
-        chunks = job.chunks()
-        current = next(chunks, None)
-        touched = False
-        while current is not None:
-            following = next(chunks, None)
-            last = following is None
-            due = last
-            if follow is not None:
-                now = time.monotonic()
-                due = last and now - follow.last.get(str(path), 0.0) >= follow.every
-                if due:
-                    follow.last[str(path)] = now
-            before = job.result.to_offset
-            job.store_chunk(current, audit_now=due, follow=follow)
-            touched = True
-            if progress is not None:
-                progress(current.end_offset - before, str(path))
-            current = following
+        try:
+            touched = _store_all(job, path, follow, progress)
+        finally:
+            if job.loader is not None:
+                job.loader.finish()
         if not touched and job.result.note == "resumed":
             job.result.note = "unchanged"
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store_all(job: FileIngest, path: Path, follow: FollowAudit | None,
+               progress: Progress | None) -> bool:
+    """Store every chunk of the file, each in its own transaction; whether any was."""
+    chunks = job.chunks()
+    current = next(chunks, None)
+    touched = False
+    while current is not None:
+        following = next(chunks, None)
+        last = following is None
+        due = last
+        if follow is not None:
+            now = time.monotonic()
+            due = last and now - follow.last.get(str(path), 0.0) >= follow.every
+            if due:
+                follow.last[str(path)] = now
+        before = job.result.to_offset
+        job.store_chunk(current, audit_now=due, follow=follow)
+        touched = True
+        if progress is not None:
+            progress(current.end_offset - before, str(path))
+        current = following
+    return touched

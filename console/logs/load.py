@@ -32,6 +32,12 @@ class ChunkLoader:
         self.origin_ids: list[int] = []  # origin index in the file -> log_origins.id
         self.known_months: set[str] = set()
         self.cache: dict[tuple[str, str, str], int] = {}
+        self.cache_size: int | None = None  # the connection's page cache before the load
+
+    def finish(self) -> None:
+        """Give back the page cache enlarged for the load (after the last chunk)."""
+        if self.cache_size is not None and self.cache_size != -store.BULK_CACHE_KIB:
+            store.restore_cache(self.db, self.cache_size)
 
     def store(self, chunk: Chunk) -> int | None:
         """Store the chunk's entries; returns the id of its last entry (in file order)."""
@@ -39,6 +45,9 @@ class ChunkLoader:
             return None
         db = self.db
         store.lock_for_ingest(db)
+        previous = store.bulk_cache(db)
+        if self.cache_size is None:
+            self.cache_size = previous
         keys = chunk.origin_keys
         if len(keys) > len(self.origin_ids):
             store.origin_ids(db, keys[len(self.origin_ids):], self.cache)

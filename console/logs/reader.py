@@ -20,7 +20,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import accumulate, islice, repeat
+from operator import itemgetter, le, lshift
 from pathlib import Path
 from typing import BinaryIO
 
@@ -276,20 +277,21 @@ class Assembler:
                                      program[:128]))
 
     def _ids(self, ts: tuple[int, ...]) -> tuple[list[int], bool]:
-        ids: list[int] = []
-        add = ids.append
-        previous = self.last_id
-        floor = previous >> SEQ_BITS
-        for t in ts:
-            if t < floor:  # back in time: the store allocates these
-                self.last_id = 0
-                return [], False
-            candidate = t << SEQ_BITS
-            previous = candidate if candidate > previous else previous + 1
-            floor = t
-            add(previous)
-        self.last_id = previous
+        """Ids continuing above `last_id`: time << SEQ_BITS, or the one after the previous
+        id when entries share a microsecond. ([], False) when the time goes back: the
+        store allocates those."""
+        if ts[0] < self.last_id >> SEQ_BITS or not all(map(le, ts, islice(ts, 1, None))):
+            self.last_id = 0
+            return [], False
+        ids = list(accumulate(map(lshift, ts, repeat(SEQ_BITS)), _next_id,
+                              initial=self.last_id))
+        del ids[0]
+        self.last_id = ids[-1]
         return ids, True
+
+
+def _next_id(previous: int, candidate: int) -> int:
+    return candidate if candidate > previous else previous + 1
 
 
 def _extend(found: list[tuple], cont: list[str]) -> None:

@@ -163,6 +163,28 @@ def trim_partition(db: Session, key: str, before_id: int) -> int:
 
 # -- writing ----------------------------------------------------------------------------
 
+# SQLite page cache while storing chunks (KiB): a chunk's new table, index and FTS pages
+# stay in memory until its commit instead of spilling into the WAL mid-transaction (about
+# a third less time per row, measured). Allocated only as pages are used.
+BULK_CACHE_KIB = 64 << 10
+
+
+def bulk_cache(db: Session) -> int | None:
+    """Enlarge the page cache of the session's SQLite connection for a bulk load (inside
+    the caller's transaction); returns the size to restore (None on PostgreSQL)."""
+    if is_pg(db):
+        return None
+    conn = raw(db)
+    previous = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    if previous != -BULK_CACHE_KIB:
+        conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    return previous
+
+
+def restore_cache(db: Session, previous: int) -> None:
+    """Give the memory of `bulk_cache` back (the connection goes back to its pool)."""
+    raw(db).execute(f"PRAGMA cache_size={int(previous)}")
+
 
 def lock_for_ingest(db: Session) -> None:
     """Serialize the storing of chunks (inside the caller's write transaction) so that the
