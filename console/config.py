@@ -107,9 +107,45 @@ class UiSettings(Section):
         return check_zone(value)
 
 
+LOG_FORMATS = ("auto", "jsonl", "syslog", "apache-access", "apache-error", "python", "generic")
+
+
+class LogSource(Section):
+    """One `[logs.sources.<name>]` table: files the `logs-ingest` job reads, stored under
+    the source name `<name>`."""
+
+    paths: tuple[str, ...] = Field(min_length=1, strict=False)
+    format: str = "auto"
+    enabled: bool = True
+
+    @field_validator("paths")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r} is not an absolute path (or glob pattern)")
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"unknown format {value!r}; use one of: {', '.join(LOG_FORMATS)}")
+        return value
+
+
 class LogsSettings(Section):
     timezone: str = "local"
     follow_poll_seconds: float = Field(default=1.0, ge=0.05, le=60, strict=False)
+    sources: dict[str, LogSource] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, LogSource]) -> dict[str, LogSource]:
+        for name in value:
+            if not name.strip() or len(name) > 64 or "," in name:
+                raise ValueError(f"source name {name!r} must be 1-64 characters without commas")
+        return value
 
     @field_validator("timezone")
     @classmethod

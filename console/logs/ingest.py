@@ -66,6 +66,7 @@ class FileResult:
     from_offset: int = 0
     to_offset: int = 0
     note: str = ""  # new | resumed | rotated from ... | truncated | unchanged | skipped: why
+    complete: bool = True  # False: stopped early (time budget or stop request); call again
 
 
 @dataclass
@@ -287,14 +288,19 @@ def flush_follow_audit(db: Session, actor: Principal, follow: FollowAudit) -> in
 def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Format.AUTO,
            source: str | None = None, zone_name: str = "local",
            progress: Progress | None = None, final: bool | None = None,
-           follow: FollowAudit | None = None) -> IngestReport:
+           follow: FollowAudit | None = None, budget_seconds: float | None = None,
+           stop: Callable[[], bool] | None = None) -> IngestReport:
     """Read what is new in each file into the store; returns what was read.
 
     Needs jobs.run (the OS owner holds it). `fmt` auto-detects per new file; `source`
     names the system (default: from the file name, or the `system` field of JSON Lines).
     One audit event per file that had new lines (when `follow` is given: at most one per
     file every `follow.every` seconds, covering everything since the previous one; the
-    rest by `flush_follow_audit`). Raises ValidationError for a missing or unreadable path and
+    rest by `flush_follow_audit`). With `budget_seconds` or `stop`, reading ends after
+    the chunk that used up the budget or after which `stop()` is true: that file's result
+    says `complete=False` and the next call goes on from there (at least one chunk is
+    stored per call) (the files after it are not
+    read). Raises ValidationError for a missing or unreadable path and
     Conflict when another process is ingesting the same file.
     """
     actor.require(Permission.JOBS_RUN)
@@ -308,25 +314,44 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
         report.files.append(job.result)
         if not job.prepare():
             continue
+        def out_of_time() -> bool:
+            return (budget_seconds is not None
+                    and time.perf_counter() - started >= budget_seconds) \
+                or (stop is not None and stop())
+
         try:
-            touched = _store_all(job, path, follow, progress)
+            touched = _store_all(job, path, follow, progress, out_of_time)
         finally:
             if job.loader is not None:
                 job.loader.finish()
         if not touched and job.result.note == "resumed":
             job.result.note = "unchanged"
+        if not job.result.complete:
+            break
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _store_all(job: FileIngest, path: Path, follow: FollowAudit | None,
-               progress: Progress | None) -> bool:
-    """Store every chunk of the file, each in its own transaction; whether any was."""
+               progress: Progress | None, out_of_time: Callable[[], bool]) -> bool:
+    """Store every chunk of the file, each in its own transaction, until `out_of_time()`
+    after one (then the result says incomplete); whether any was stored."""
     chunks = job.chunks()
+    try:
+        return _store_chunks(job, chunks, path, follow, progress, out_of_time)
+    finally:
+        chunks.close()  # a parsing process still reading ahead is stopped now
+
+
+def _store_chunks(job: FileIngest, chunks: Iterator[Chunk], path: Path,
+                  follow: FollowAudit | None, progress: Progress | None,
+                  out_of_time: Callable[[], bool]) -> bool:
     current = next(chunks, None)
     touched = False
     while current is not None:
-        following = next(chunks, None)
+        # Out of time: this chunk is the last of the call (it gets the audit event).
+        stopping = out_of_time()
+        following = None if stopping else next(chunks, None)
         last = following is None
         due = last
         if follow is not None:
@@ -339,5 +364,7 @@ def _store_all(job: FileIngest, path: Path, follow: FollowAudit | None,
         touched = True
         if progress is not None:
             progress(current.end_offset - before, str(path))
+        if stopping:
+            job.result.complete = False
         current = following
     return touched
