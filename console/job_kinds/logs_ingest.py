@@ -137,6 +137,8 @@ class LogsIngest(JobKind[IngestParams, IngestCheckpoint]):
             ctx.message(f"{len(cp.files)} file(s) to read")
             return cp
         if cp.index >= len(cp.files):
+            ctx.message(f"{cp.files_read} of {len(cp.files)} file(s) read, {cp.lines:,} new "
+                        "lines")
             if cp.errors:
                 raise JobFailed(f"could not read {len(cp.errors)} of {len(cp.files)} files: "
                                 f"{'; '.join(cp.errors[:3])}; fix that and run it again")
