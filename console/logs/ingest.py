@@ -296,11 +296,10 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
     names the system (default: from the file name, or the `system` field of JSON Lines).
     One audit event per file that had new lines (when `follow` is given: at most one per
     file every `follow.every` seconds, covering everything since the previous one; the
-    rest by `flush_follow_audit`). With `budget_seconds` or `stop`, reading ends after
-    the chunk that used up the budget or after which `stop()` is true: that file's result
-    says `complete=False` and the next call goes on from there (at least one chunk is
-    stored per call) (the files after it are not
-    read). Raises ValidationError for a missing or unreadable path and
+    rest by `flush_follow_audit`). With `budget_seconds` or `stop`, reading ends with the
+    chunk during which the budget ran out or `stop()` turned true (at least one chunk is
+    stored per call): that file's result says `complete=False`, the files after it are not
+    read, and the next call goes on from there. Raises ValidationError for a missing or unreadable path and
     Conflict when another process is ingesting the same file.
     """
     actor.require(Permission.JOBS_RUN)
@@ -308,17 +307,17 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
         raise ValidationError("source", "must not be empty")
     started = time.perf_counter()
     report = IngestReport()
+
+    def out_of_time() -> bool:
+        return (budget_seconds is not None and time.perf_counter() - started >= budget_seconds) \
+            or (stop is not None and stop())
+
     for path in paths:
         job = FileIngest(db, actor, Path(path), fmt, source and source.strip()[:64],
                          zone_name, final)
         report.files.append(job.result)
         if not job.prepare():
             continue
-        def out_of_time() -> bool:
-            return (budget_seconds is not None
-                    and time.perf_counter() - started >= budget_seconds) \
-                or (stop is not None and stop())
-
         try:
             touched = _store_all(job, path, follow, progress, out_of_time)
         finally:
