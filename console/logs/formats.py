@@ -140,7 +140,10 @@ class Syslog(Parser):
         """The hot path, as a closure: every name it uses is a local or a cell."""
         match, match_5424, rfc5424 = self.BSD.match, self.RFC5424.match, self._rfc5424
         clock, days, into_day = self.clock, self.clock._bsd_days, HOUR_MINUTE  # noqa: SLF001
-        words, word_level, info = _WORDS.search, _WORD_LEVEL, Level.INFO
+        words, word_level, info = _WORDS.search, _WORD_LEVEL, int(Level.INFO)
+        # Whole stamps seen lately -> time: lines of a busy log share their second.
+        seen: dict[str, int] = {}
+        seen_get = seen.get
 
         def parse(line: str) -> Parsed | None:
             m = match(line)
@@ -149,20 +152,23 @@ class Syslog(Parser):
                     return rfc5424(line, m)
                 return None
             pri, stamp, host, program = m.group(1, 2, 3, 4)
-            if stamp[3] == " ":  # RFC 3164: the day's start, plus the time into it
-                start = days.get(stamp[:6])
-                into = into_day.get(stamp[7:12])
-                sec = int(stamp[13:15])
-                if start is None or into is None or start < 0 or sec > 59:
-                    ts = clock.bsd(stamp)
-                    if ts is None:
-                        return None
+            ts = seen_get(stamp)
+            if ts is None:
+                if stamp[3] == " ":  # RFC 3164: the day's start, plus the time into it
+                    start = days.get(stamp[:6])
+                    into = into_day.get(stamp[7:12])
+                    sec = int(stamp[13:15])
+                    if start is None or into is None or start < 0 or sec > 59:
+                        ts = clock.bsd(stamp)
+                    else:
+                        ts = (start + into + sec) * 1_000_000
                 else:
-                    ts = (start + into + sec) * 1_000_000
-            else:
-                ts = clock.iso(stamp)
+                    ts = clock.iso(stamp)
                 if ts is None:
                     return None
+                if len(seen) >= 4096:
+                    seen.clear()
+                seen[stamp] = ts
             end = m.end()
             message = line[end:]
             if pri:
