@@ -180,3 +180,22 @@ def test_times_on_daylight_saving_days_follow_the_zone() -> None:
         assert from_us(python.parse(line)[0]) == wall.replace(microsecond=250000), line
     assert syslog.parse("Nov 22 24:00:00 h p: x") is None  # no such time: not an entry
     assert syslog.parse("Nov 31 10:00:00 h p: x") is None
+
+
+def test_rollups_count_the_same_for_sparse_and_dense_times() -> None:
+    """Dense times are counted per 5-minute slice, sparse ones entry by entry: both give
+    every (bucket, level, source) its exact count."""
+    parser = make_parser(Format.SYSLOG, UTC, datetime(2026, 11, 22, tzinfo=UTC), "here")
+    base = 1_790_000_000 * 1_000_000
+    for gap_s in (1, 3600):  # dense: 300 entries per bucket; sparse: one per hour
+        assembler = Assembler(parser, Format.SYSLOG, 0, source="app")
+        assembler.origin_keys = [("app", "h1", ""), ("db", "h2", "")]
+        ts = tuple(base + i * gap_s * 1_000_000 for i in range(900))
+        levels = tuple(3 if i % 7 == 0 else 6 for i in range(900))
+        origins = [i % 2 for i in range(900)]
+        expected: dict = {}
+        for t, lv, o in zip(ts, levels, origins, strict=True):
+            key = (t // 300_000_000, lv, ("app", "db")[o])
+            expected[key] = expected.get(key, 0) + 1
+        assert dict(assembler._rollups(ts, levels, origins, in_order=True)) == expected
+        assert dict(assembler._rollups(ts, levels, origins, in_order=False)) == expected
