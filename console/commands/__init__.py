@@ -18,4 +18,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("jobs", "jobs"),
     "scheduler": ("jobs", "scheduler"),
     "logs": ("logs", "logs"),
+    "export": ("export", "export"),
 }

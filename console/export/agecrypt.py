@@ -322,8 +322,9 @@ def decrypt_stream(reader: BinaryIO, writer: Writable, *, identities: Sequence[o
                             "passphrase, --passphrase-stdin)")
     import pyrage
 
+    sink = _Sink(writer)
     try:
-        pyrage.decrypt_io(reader, _Sink(writer), list(identities))
+        pyrage.decrypt_io(reader, sink, list(identities))
     except pyrage.DecryptError as exc:
         text = str(exc).lower()
         if "no matching keys" in text or "no identity" in text:
@@ -331,6 +332,14 @@ def decrypt_stream(reader: BinaryIO, writer: Writable, *, identities: Sequence[o
                                 "encrypted to other recipients)") from None
         raise DecryptFailed("the encrypted file was altered or cut short (age could not "
                             "authenticate it)") from None
+    except OSError:
+        if sink.failure is not None:  # our own consumer failed, not the decryption
+            raise sink.failure from None
+        # pyrage reports a payload that fails authentication as an I/O error.
+        raise DecryptFailed("the encrypted file was altered or cut short (age could not "
+                            "authenticate it)") from None
+    if sink.failure is not None:
+        raise sink.failure
 
 
 class _Sink(io.RawIOBase):
@@ -339,10 +348,15 @@ class _Sink(io.RawIOBase):
     def __init__(self, target: Writable) -> None:
         super().__init__()
         self.target = target
+        self.failure: BaseException | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
-        self.target.write(bytes(data))
+        try:
+            self.target.write(bytes(data))
+        except BaseException as exc:
+            self.failure = exc
+            raise
         return len(data)

@@ -1,0 +1,427 @@
+"""Export services: ask for an export (subject, handover, logs), list the disclosure
+register, show one, discard an unfinished one.
+
+An export is a register row (`models.exports.Export`: what, why, for whom, how protected)
+plus a job run of kind `export` that writes and seals the bundle (console/job_kinds/
+export.py), so it survives a dropped session and resumes after a crash. Who asked decides
+what goes in: every category needs its read permission (`CATEGORY_PERMISSION`), and
+someone without pii.read gets a masked bundle, whoever runs the job later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from console import audit, clock
+from console.catalog import CATEGORIES, CategoryName, SubjectKind, category
+from console.config import Settings
+from console.contract import service
+from console.db import writing
+from console.errors import Conflict, NotFound, ValidationError
+from console.export.agecrypt import Encryption, Protection, check_passphrase, parse_recipients
+from console.export.purposes import Purpose
+from console.keys import KeyStore
+from console.masking import sees_pii
+from console.permissions import Permission
+from console.principal import Principal
+from models.business import Customer, Employee
+from models.exports import Export
+from models.jobs import JobRun
+
+KINDS = ("subject", "handover", "logs")
+PACKAGING = ("tar", "directory")
+
+# What reading a category takes, besides export.run.
+CATEGORY_PERMISSION: dict[str, Permission] = {
+    CategoryName.AUDIT_EVENTS.value: Permission.AUDIT_READ,
+    CategoryName.SUPPORT_SESSIONS.value: Permission.AUDIT_READ,
+    CategoryName.JOB_RUNS.value: Permission.JOBS_READ,
+    "processing_logs": Permission.LOGS_READ,
+}
+SUBJECT_MODELS = {SubjectKind.EMPLOYEE: Employee, SubjectKind.CUSTOMER: Customer}
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What someone asks for. `passphrase` is never stored in clear, logged or audited."""
+
+    kind: str
+    purpose: Purpose | None = None
+    reference: str = ""
+    disclosed_to: str = ""
+    recipients: tuple[str, ...] = ()
+    passphrase: str | None = field(default=None, repr=False)
+    no_encrypt: bool = False
+    output_dir: Path | None = None
+    packaging: str = "tar"
+    subject: tuple[SubjectKind, int] | None = None
+    categories: tuple[str, ...] = ()
+    log_filter: dict[str, Any] | None = None
+    request_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    export: Export
+    warnings: list[str]
+
+
+def default_purpose(kind: str) -> Purpose | None:
+    return {"subject": Purpose.DATA_SUBJECT_REQUEST, "handover": Purpose.HANDOVER}.get(kind)
+
+
+def _encryption(spec: ExportSpec, purpose: Purpose, settings: Settings) -> Encryption:
+    chosen = sum((bool(spec.recipients), spec.passphrase is not None, spec.no_encrypt))
+    if chosen > 1:
+        raise ValidationError("encryption", "choose one of --recipient, --passphrase-stdin "
+                              "and --no-encrypt (age cannot mix a passphrase with recipients)")
+    work = settings.exports.passphrase_work_factor
+    if spec.recipients:
+        return Encryption(recipients=parse_recipients(spec.recipients), work_factor=work)
+    if spec.passphrase is not None:
+        return Encryption(passphrase=check_passphrase(spec.passphrase), work_factor=work)
+    if spec.no_encrypt:
+        return Encryption(work_factor=work)
+    configured = settings.exports.recipients.get(purpose.value, ())
+    if configured:
+        return Encryption(recipients=parse_recipients(configured), work_factor=work)
+    raise ValidationError("encryption", "the bundle would hold personal data: encrypt it "
+                          "with --recipient age1... (repeatable) or --passphrase-stdin, set "
+                          f"[exports] recipients for {purpose.value!r}, or pass --no-encrypt "
+                          "to write it in the clear")
+
+
+def _categories(actor: Principal, spec: ExportSpec) -> tuple[list[str], list[str]]:
+    """The categories to export and notes about the ones left out."""
+    notes: list[str] = []
+    if spec.kind == "logs":
+        actor.require(Permission.LOGS_READ)
+        return ["processing_logs"], notes
+    if spec.kind == "subject":
+        assert spec.subject is not None
+        names = [c.name.value for c in CATEGORIES if c.links_to(spec.subject[0])]
+        explicit = False
+    elif spec.categories:
+        names, explicit = [], True
+        for raw in spec.categories:
+            try:
+                names.append(category(raw.strip()).name.value)
+            except KeyError as exc:
+                raise ValidationError("categories", str(exc.args[0])) from None
+        names = list(dict.fromkeys(names))
+    else:
+        names, explicit = [c.name.value for c in CATEGORIES], False
+    allowed = []
+    for name in names:
+        needed = CATEGORY_PERMISSION.get(name)
+        if needed is None or actor.has(needed):
+            allowed.append(name)
+        elif explicit:
+            actor.require(needed)
+        else:
+            notes.append(f"{name} left out: it needs the {needed.value} permission")
+    return allowed, notes
+
+
+def _subject_notes(db: Session, spec: ExportSpec, names: list[str]) -> tuple[dict[str, Any] |
+                                                                              None, list[str]]:
+    notes: list[str] = []
+    if spec.subject is not None:
+        kind, subject_id = spec.subject
+        row = db.get(SUBJECT_MODELS[kind], subject_id)
+        if row is None:
+            raise NotFound(f"no {kind.value} with id {subject_id}")
+        subject = {"kind": kind.value, "id": subject_id, "restricted": bool(row.restricted)}
+        if row.restricted:
+            notes.append(f"processing of this {kind.value}'s data is restricted (a "
+                         "data-subject request): use it only for the stated purpose")
+        if row.anonymized_at is not None:
+            notes.append(f"this {kind.value} was anonymized on "
+                         f"{row.anonymized_at:%Y-%m-%d}: what is left is not personal data")
+        return subject, notes
+    for kind, model in SUBJECT_MODELS.items():
+        table = "employees" if kind is SubjectKind.EMPLOYEE else "customers"
+        if table in names:
+            from sqlalchemy import func
+
+            count = db.exec(select(func.count()).select_from(model)
+                            .where(col(model.restricted))).one()
+            if count:
+                notes.append(f"{count} {table} have processing restricted (a data-subject "
+                             "request): see their `restricted` column")
+    return None, notes
+
+
+def _output_dir(spec: ExportSpec, settings: Settings) -> Path:
+    target = (spec.output_dir or settings.exports_dir).expanduser()
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError("output", f"cannot create {target}: {exc.strerror}") from None
+    if not target.is_dir() or not os.access(target, os.W_OK | os.X_OK):
+        raise ValidationError("output", f"{target} is not a writable directory")
+    return target.resolve()
+
+
+@service("export.create", audit_errors=True)
+def create_export(db: Session, actor: Principal, spec: ExportSpec, *, settings: Settings,
+                  keys: KeyStore) -> Created:
+    """Register an export and return it (its job is started by `start_export`).
+
+    Needs export.run, plus the read permission of each category (audit.read for the
+    audit trail, logs.read for processing logs, jobs.read for job runs); without pii.read
+    the bundle is masked. Raises ValidationError (kind, purpose, reference, encryption,
+    output), NotFound (the subject), AccessDenied."""
+    actor.require(Permission.EXPORT_RUN)
+    if spec.kind not in KINDS:
+        raise ValidationError("kind", f"must be one of {', '.join(KINDS)}")
+    if spec.packaging not in PACKAGING:
+        raise ValidationError("packaging", f"must be one of {', '.join(PACKAGING)}")
+    if (spec.kind == "subject") != (spec.subject is not None):
+        raise ValidationError("subject", "a subject export names exactly one employee or "
+                              "customer (and only a subject export names one)")
+    purpose = spec.purpose or default_purpose(spec.kind)
+    if purpose is None:
+        raise ValidationError("purpose", "say why the data leaves: --purpose handover, "
+                              "legal-order, written-consent or data-subject-request")
+    if purpose is Purpose.BACKUP:
+        raise ValidationError("purpose", "backup is for `flowpro-console backup create`")
+    reference = spec.reference.strip()
+    if purpose.needs_reference and not reference:
+        raise ValidationError("reference", f"a {purpose.value} export needs --reference "
+                              "(the order's or the consent's reference)")
+    if len(reference) > 200 or len(spec.disclosed_to) > 200:
+        raise ValidationError("reference", "at most 200 characters")
+    encryption = _encryption(spec, purpose, settings)
+    names, notes = _categories(actor, spec)
+    masked = not sees_pii(actor)
+    subject, more = _subject_notes(db, spec, names)
+    notes += more
+    if masked:
+        notes.append("personal data is masked: made by someone without pii.read")
+    warnings = []
+    if encryption.protection is Protection.NONE:
+        warning = ("the bundle is NOT encrypted and holds personal data: move it only over "
+                   "encrypted channels and delete it once delivered")
+        warnings.append(warning)
+        notes.append("not encrypted (--no-encrypt)")
+    output = _output_dir(spec, settings)
+    if spec.log_filter is not None and spec.kind != "logs":
+        raise ValidationError("filters", "log filters go with `export logs`")
+    now = clock.now()
+    if db.in_transaction():
+        db.rollback()
+    with writing(db):
+        export = Export(
+            kind=spec.kind, purpose=purpose.value, reference=reference,
+            disclosed_to=spec.disclosed_to.strip() or _default_recipient(purpose),
+            protection=encryption.protection.value,
+            recipients=json.dumps(list(encryption.recipients)), packaging=spec.packaging,
+            subject_kind=spec.subject[0].value if spec.subject else None,
+            subject_id=spec.subject[1] if spec.subject else None,
+            categories=json.dumps(names), filters=json.dumps(spec.log_filter or {}),
+            masked=masked, name="pending", output_dir=str(output), notes=json.dumps(notes),
+            created_by=actor.name, created_at=now, request_id=spec.request_id)
+        db.add(export)
+        db.flush()
+        export.name = f"flowpro-{spec.kind}-{now:%Y%m%d-%H%M%S}-{export.id}"
+        if encryption.passphrase is not None:
+            export.sealed_passphrase = keys.encrypt_secret(
+                encryption.passphrase.encode(), context=f"export:{export.id}")
+        db.add(export)
+        target = (f"{spec.subject[0].value}:{spec.subject[1]}" if spec.subject
+                  else f"export:{export.id}")
+        audit.record(db, actor, "export.create", target=target, details={
+            "export": export.id, "kind": spec.kind, "purpose": purpose.value,
+            "reference": reference or None, "disclosed_to": export.disclosed_to,
+            "protection": encryption.protection.value,
+            "recipients": list(encryption.recipients), "categories": names,
+            "subject": subject, "filters": spec.log_filter, "masked": masked,
+            "output": str(output / export.name), "request": spec.request_id})
+    return Created(export, warnings)
+
+
+def _default_recipient(purpose: Purpose) -> str:
+    return {Purpose.DATA_SUBJECT_REQUEST: "the data subject",
+            Purpose.HANDOVER: "the client (handover)"}.get(purpose, "")
+
+
+def start_export(db: Session, actor: Principal, export: Export, *, where: Any,
+                 lease_seconds: float) -> Any:
+    """Start the export's job run (`where` as in `console.jobs.start_run`); records the run
+    on the export. Returns the jobs framework's Started."""
+    from console.jobs import start_run
+
+    started = start_run(db, actor, "export", {"export_id": export.id}, where=where,
+                        lease_seconds=lease_seconds)
+    with writing(db):
+        row = db.get(Export, export.id)
+        assert row is not None
+        row.job_run_id = started.run.id
+        db.add(row)
+    export.job_run_id = started.run.id
+    return started
+
+
+def export_now(runtime: Any, db: Session, actor: Principal, spec: ExportSpec) -> Export:
+    """Create an export and run its job to the end in this thread (tests, requests).
+    Returns the final register row; raises ConsoleError when the job does not succeed."""
+    from console.errors import ConsoleError
+    from console.jobs import Where, execute
+
+    created = create_export(db, actor, spec, settings=runtime.settings, keys=runtime.keys)
+    started = start_export(db, actor, created.export, where=Where.HERE,
+                           lease_seconds=runtime.settings.jobs.lease_seconds)
+    assert started.claim is not None
+    final = execute(runtime, started.claim, actor)
+    db.expire_all()
+    export = db.get(Export, created.export.id)
+    assert export is not None
+    if export.state != "done" or final is None or final.state != "succeeded":
+        detail = final.error if final is not None else "taken over by another runner"
+        raise ConsoleError(f"export #{export.id} did not finish: {detail}")
+    return export
+
+
+# -- the register -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportView:
+    id: int
+    kind: str
+    purpose: str
+    reference: str
+    disclosed_to: str
+    protection: str
+    recipients: list[str]
+    subject: str
+    categories: list[str]
+    filters: dict[str, Any]
+    masked: bool
+    state: str  # done | running | queued | failed | cancelled | interrupted | discarded
+    path: str
+    rows: int
+    size_bytes: int
+    manifest_sha256: str
+    notes: list[str]
+    created_by: str
+    created_at: Any
+    finished_at: Any
+    job_run_id: int | None
+    request_id: int | None
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        data = asdict(self)
+        for key in ("created_at", "finished_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def _view(export: Export, run: JobRun | None) -> ExportView:
+    state = export.state
+    error = export.error
+    if state == "running" and run is not None:
+        state = run.state
+        error = error or run.error
+    subject = f"{export.subject_kind} {export.subject_id}" if export.subject_kind else ""
+    return ExportView(
+        export.id or 0, export.kind, export.purpose, export.reference, export.disclosed_to,
+        export.protection, json.loads(export.recipients), subject,
+        json.loads(export.categories), json.loads(export.filters), export.masked, state,
+        export.path, export.rows, export.size_bytes, export.manifest_sha256,
+        json.loads(export.notes), export.created_by, export.created_at, export.finished_at,
+        export.job_run_id, export.request_id, error)
+
+
+def _runs(db: Session, exports: Sequence[Export]) -> dict[int, JobRun]:
+    ids = [e.job_run_id for e in exports if e.job_run_id is not None]
+    if not ids:
+        return {}
+    return {r.id or 0: r for r in db.exec(select(JobRun).where(col(JobRun.id).in_(ids)))}
+
+
+def _require_register(actor: Principal) -> None:
+    if not (actor.has(Permission.EXPORT_RUN) or actor.has(Permission.AUDIT_READ)):
+        actor.require(Permission.EXPORT_RUN)
+
+
+@service("export.read")
+def list_exports(db: Session, actor: Principal, *, limit: int = 100,
+                 before_id: int | None = None, purpose: str | None = None,
+                 kind: str | None = None) -> list[ExportView]:
+    """The disclosure register, newest first (keyset by id): every export with its purpose,
+    reference, recipient and state. Needs export.run or audit.read."""
+    _require_register(actor)
+    query = select(Export).order_by(col(Export.id).desc()).limit(max(1, min(limit, 1000)))
+    if before_id is not None:
+        query = query.where(col(Export.id) < before_id)
+    if purpose:
+        query = query.where(Export.purpose == purpose)
+    if kind:
+        query = query.where(Export.kind == kind)
+    exports = list(db.exec(query))
+    runs = _runs(db, exports)
+    result = [_view(e, runs.get(e.job_run_id or -1)) for e in exports]
+    db.rollback()
+    return result
+
+
+@service("export.read")
+def get_export(db: Session, actor: Principal, export_id: int) -> ExportView:
+    """One export of the register. Needs export.run or audit.read; raises NotFound."""
+    _require_register(actor)
+    export = db.get(Export, export_id)
+    if export is None:
+        raise NotFound(f"no export #{export_id}; see `flowpro-console export list`")
+    view = _view(export, _runs(db, [export]).get(export.job_run_id or -1))
+    db.rollback()
+    return view
+
+
+@service("export.discard")
+def discard_export(db: Session, actor: Principal, export_id: int) -> ExportView:
+    """Remove what an unfinished export left on disk (its `.partial` files, which hold the
+    data in the clear) and mark it discarded; its run is cancelled if it can be. Needs
+    export.run; raises NotFound, Conflict (finished, or its job is running)."""
+    actor.require(Permission.EXPORT_RUN)
+    export = db.get(Export, export_id)
+    if export is None:
+        raise NotFound(f"no export #{export_id}")
+    run = db.get(JobRun, export.job_run_id) if export.job_run_id else None
+    if export.state != "running":
+        raise Conflict(f"export #{export_id} is {export.state}; nothing to discard")
+    if run is not None and run.state in ("running", "queued"):
+        raise Conflict(f"export #{export_id} is still {run.state} (job #{run.id}): cancel "
+                       "the job first (`flowpro-console jobs cancel`)")
+    from console.export.bundle import Staging
+
+    staging = Staging(Path(export.output_dir), export.name)
+    staging.remove()
+    for suffix in (".tar.partial", ".tar.age.partial"):
+        (Path(export.output_dir) / f"{export.name}{suffix}").unlink(missing_ok=True)
+    with writing(db):
+        row = db.get(Export, export_id)
+        assert row is not None
+        row.state, row.sealed_passphrase = "discarded", None
+        row.finished_at = clock.now()
+        db.add(row)
+        audit.record(db, actor, "export.discard", target=f"export:{export_id}",
+                     details={"job": export.job_run_id})
+    return _view(row, run)
+
+
+def public_key_info(keys: KeyStore) -> tuple[str, str]:
+    """(key id, PEM) of the key that signs manifests."""
+    return keys.key_id, keys.public_key_pem().decode()
+
