@@ -39,6 +39,7 @@ from console.export.tarstream import Member, buffered, tar_chunks
 from console.keys import KeyStore, verify_signature
 
 FORMAT = "flowpro-export"
+BACKUP_FORMAT = "flowpro-backup"
 FORMAT_VERSION = 1
 SUFFIXES = {"tar": ".tar", "tar.age": ".tar.age", "directory": ""}
 

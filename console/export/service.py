@@ -348,7 +348,8 @@ def _runs(db: Session, exports: Sequence[Export]) -> dict[int, JobRun]:
     ids = [e.job_run_id for e in exports if e.job_run_id is not None]
     if not ids:
         return {}
-    return {r.id or 0: r for r in db.exec(select(JobRun).where(col(JobRun.id).in_(ids)))}
+    query = select(JobRun).where(col(JobRun.id).in_(ids))
+    return {r.id or 0: r for r in db.exec(query.execution_options(populate_existing=True))}
 
 
 def _require_register(actor: Principal) -> None:
@@ -370,7 +371,7 @@ def list_exports(db: Session, actor: Principal, *, limit: int = 100,
         query = query.where(Export.purpose == purpose)
     if kind:
         query = query.where(Export.kind == kind)
-    exports = list(db.exec(query))
+    exports = list(db.exec(query.execution_options(populate_existing=True)))
     runs = _runs(db, exports)
     result = [_view(e, runs.get(e.job_run_id or -1)) for e in exports]
     db.rollback()
@@ -381,7 +382,7 @@ def list_exports(db: Session, actor: Principal, *, limit: int = 100,
 def get_export(db: Session, actor: Principal, export_id: int) -> ExportView:
     """One export of the register. Needs export.run or audit.read; raises NotFound."""
     _require_register(actor)
-    export = db.get(Export, export_id)
+    export = db.get(Export, export_id, populate_existing=True)
     if export is None:
         raise NotFound(f"no export #{export_id}; see `flowpro-console export list`")
     view = _view(export, _runs(db, [export]).get(export.job_run_id or -1))

@@ -6,6 +6,7 @@ every row count, and that no file is missing or extra. Reads the bundle once, st
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import orjson
 
 from console.export.agecrypt import DecryptFailed, decrypt_stream, is_age, read_header
-from console.export.bundle import FORMAT, FileFigures, data_rows
+from console.export.bundle import BACKUP_FORMAT, FORMAT, FileFigures, data_rows
 from console.export.tarstream import MemberSink, TarError, TarScanner
 from console.keys import KeyStore
 
@@ -35,7 +36,11 @@ class VerifyReport:
     def lines(self) -> list[str]:
         head = f"{self.path}: " + ("OK" if self.ok else "FAILED")
         out = [head]
-        if self.manifest:
+        if self.manifest and self.manifest.get("format") == BACKUP_FORMAT:
+            m = self.manifest
+            out.append(f"  backup {m.get('backup')} of the {m.get('backend')} database, made "
+                       f"{m.get('created_at')} by {m.get('created_by')}")
+        elif self.manifest:
             m = self.manifest
             out.append(f"  bundle {m.get('bundle')}: {m.get('kind')} export for "
                        f"{m.get('purpose')}, made {m.get('created_at')} by {m.get('created_by')}")
@@ -48,15 +53,28 @@ class VerifyReport:
 
 
 class _Collected(MemberSink):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, copy_to: Path | None = None) -> None:
         self.name = name
         self.figures = FileFigures(csv=name.endswith(".csv"))
         self.keep = name in SMALL
         self.buffer = bytearray()
         self.too_big = False
+        self.copy = None
+        if copy_to is not None:
+            fd = os.open(copy_to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.copy = os.fdopen(fd, "wb")
+
+    def end(self) -> None:
+        if self.copy is not None:
+            self.copy.flush()
+            os.fsync(self.copy.fileno())
+            self.copy.close()
+            self.copy = None
 
     def data(self, chunk: bytes) -> None:
         self.figures.data(chunk)
+        if self.copy is not None:
+            self.copy.write(chunk)
         if self.keep:
             if len(self.buffer) + len(chunk) > SMALL_LIMIT:
                 self.too_big, self.keep = True, False
@@ -66,28 +84,32 @@ class _Collected(MemberSink):
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, extract: dict[str, Path] | None = None) -> None:
         self.members: dict[str, _Collected] = {}
         self.duplicates: list[str] = []
+        self.extract = extract or {}
 
     def open(self, name: str, size: int) -> MemberSink:
         if name in self.members:
             self.duplicates.append(name)
-        member = _Collected(name)
+        member = _Collected(name, self.extract.get(name))
         self.members[name] = member
         return member
 
 
 def verify_bundle(path: Path, *, identities: list[object] | None = None,
-                  passphrase: str | None = None, keys: KeyStore | None = None) -> VerifyReport:
-    """Verify the bundle at `path`; `keys` (this installation's) also checks who signed it.
-    Never raises for a bad bundle: every problem found is in the report."""
+                  passphrase: str | None = None, keys: KeyStore | None = None,
+                  extract: dict[str, Path] | None = None) -> VerifyReport:
+    """Verify the bundle (or backup) at `path`; `keys` (this installation's) also checks
+    who signed it; `extract` copies the named members to files as they stream past (a
+    restore uses what it verified, never a second read). Never raises for a bad bundle:
+    every problem found is in the report."""
     report = VerifyReport(str(path))
     if path.name.endswith(".partial"):
         report.problems.append("this is an unfinished bundle (.partial): it was never "
                                "completed; resume its job or export again")
         return report
-    collector = _Collector()
+    collector = _Collector(extract)
     try:
         if path.is_dir():
             report.form = "directory"
@@ -154,7 +176,7 @@ def _check(report: VerifyReport, collector: _Collector, keys: KeyStore | None) -
             manifest = loaded if isinstance(loaded, dict) else None
         except orjson.JSONDecodeError:
             manifest = None
-        if manifest is None or manifest.get("format") != FORMAT:
+        if manifest is None or manifest.get("format") not in (FORMAT, BACKUP_FORMAT):
             problems.append("manifest.json is not a FlowPro export manifest (unreadable or "
                             "another format)")
             manifest = None
