@@ -110,6 +110,13 @@ class Category:
         return next((c for c in self.pii if c.name == name), None)
 
     def links_to(self, kind: SubjectKind) -> tuple[SubjectLink, ...]:
+        """The columns that hold the id of a subject of `kind` (LinkMatch.ID links)."""
+        return tuple(link for link in self.subject_links
+                     if link.kind == kind and link.match is LinkMatch.ID)
+
+    def all_links_to(self, kind: SubjectKind) -> tuple[SubjectLink, ...]:
+        """Every way this category names a subject of `kind` (ids, formatted references
+        such as an audit target, mentions in free text): what a subject export follows."""
         return tuple(link for link in self.subject_links if link.kind == kind)
 
 

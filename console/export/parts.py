@@ -100,11 +100,11 @@ def build_parts(db: Session, export: Export) -> list[Part]:
             part.notes.append("not searched: finding a person's log lines means searching "
                               "for their personal data, which needs pii.read")
         else:
-            for link in cat.links_to(subject[0]):
+            for link in cat.all_links_to(subject[0]):
                 if link.match is LinkMatch.MENTIONS:
                     part.filters += mention_filters(db, subject[0], subject[1], link.mentions)
             part.notes.append("lines mentioning the person's " + ", ".join(
-                dict.fromkeys(c for link in cat.links_to(subject[0]) for c in link.mentions)))
+                dict.fromkeys(c for link in cat.all_links_to(subject[0]) for c in link.mentions)))
         parts.append(part)
     db.rollback()
     return parts

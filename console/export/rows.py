@@ -122,7 +122,7 @@ class TablePart(Part):
         if subject is not None:
             kind, subject_id = subject
             clauses = []
-            for i, link in enumerate(category.links_to(kind)):
+            for i, link in enumerate(category.all_links_to(kind)):
                 if link.match is LinkMatch.ID:
                     clauses.append(f"{_quote(link.column)} = :s{i}")
                     self.params[f"s{i}"] = subject_id
@@ -130,7 +130,7 @@ class TablePart(Part):
                     clauses.append(f"{_quote(link.column)} = :s{i}")
                     self.params[f"s{i}"] = link.form.format(id=subject_id)
             self.where = " AND (" + (" OR ".join(clauses) or "1 = 0") + ")"
-            own = {link.column for link in category.links_to(kind)}
+            own = {link.column for link in category.all_links_to(kind)}
             withheld = {link.column for link in category.subject_links
                         if link.column not in own and link.match is LinkMatch.ID}
             withheld |= {p.name for p in category.pii if p.of is not None and p.of != kind}

@@ -106,7 +106,7 @@ def _categories(actor: Principal, spec: ExportSpec) -> tuple[list[str], list[str
         return ["processing_logs"], notes
     if spec.kind == "subject":
         assert spec.subject is not None
-        names = [c.name.value for c in CATEGORIES if c.links_to(spec.subject[0])]
+        names = [c.name.value for c in CATEGORIES if c.all_links_to(spec.subject[0])]
         explicit = False
     elif spec.categories:
         names, explicit = [], True
