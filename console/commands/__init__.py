@@ -19,4 +19,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scheduler": ("jobs", "scheduler"),
     "logs": ("logs", "logs"),
     "export": ("export", "export"),
+    "backup": ("backup", "backup"),
+    "requests": ("requests", "requests"),
 }

@@ -195,6 +195,10 @@ class ExportBundle(JobKind[ExportParams, ExportCheckpoint]):
             row.finished_at, row.sealed_passphrase = clock.now(), None
             row.job_run_id = ctx.run_id
             ctx.db.add(row)
+            if row.request_id is not None:
+                from console.requests.fulfil import export_sealed
+
+                export_sealed(ctx.db, ctx.actor, row)
             target = (f"{export.subject_kind}:{export.subject_id}" if export.subject_kind
                       else f"export:{export.id}")
             audit.record(ctx.db, ctx.actor, "export.finish", target=target, details={
