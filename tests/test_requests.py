@@ -52,7 +52,7 @@ def test_register_due_dates_and_closing(runtime, db, root, today) -> None:
     soon = _add(db, root, runtime, "erasure", received_on=TODAY - timedelta(days=25))
     later = _add(db, root, runtime, "objection", (SubjectKind.CUSTOMER, 9000))
     assert late.due_on == TODAY - timedelta(days=10) and later.due_on == TODAY + timedelta(30)
-    due = due_summary(db, root, runtime.settings.requests)
+    due = due_summary(db, root, runtime.settings.requests.due_soon_days)
     assert [r.id for r in due.overdue] == [late.id] and [r.id for r in due.due_soon] == [soon.id]
     assert due.pending == 3
     assert [r.id for r in list_requests(db, root)] == [late.id, soon.id, later.id]

@@ -368,3 +368,14 @@ def find_backup(db: Session, ref: str, settings: Settings) -> tuple[Path, Backup
         raise NotFound(f"no backup file {ref}")
     row = db.exec(select(Backup).where(Backup.path == str(path.resolve()))).first()
     return path, row
+
+
+def begin_backup(db: Session, actor: Principal, spec: BackupSpec, *, settings: Settings,
+                 keys: KeyStore, where: Any = None) -> tuple[Backup, Any]:
+    """`create_backup` and its job started (the TUI's one call): (backup, Started)."""
+    from console.jobs import Where, start_run
+
+    backup = create_backup(db, actor, spec, settings=settings, keys=keys)
+    started = start_run(db, actor, "backup", {"backup_id": backup.id},
+                        where=where or Where.AUTO, lease_seconds=settings.jobs.lease_seconds)
+    return backup, started

@@ -426,3 +426,88 @@ def public_key_info(keys: KeyStore) -> tuple[str, str]:
     """(key id, PEM) of the key that signs manifests."""
     return keys.key_id, keys.public_key_pem().decode()
 
+
+
+@dataclass(frozen=True)
+class Begun:
+    """An export registered and its job started (`started.claim`: run it in this process)."""
+
+    export: Export
+    started: Any
+    warnings: list[str]
+
+
+def begin_export(db: Session, actor: Principal, spec: ExportSpec, *, settings: Settings,
+                 keys: KeyStore, where: Any = None) -> Begun:
+    """`create_export` then `start_export` (the TUI's one call). Same permissions and
+    errors as `create_export`."""
+    from console.jobs import Where
+
+    created = create_export(db, actor, spec, settings=settings, keys=keys)
+    started = start_export(db, actor, created.export, where=where or Where.AUTO,
+                           lease_seconds=settings.jobs.lease_seconds)
+    return Begun(created.export, started, created.warnings)
+
+
+@service("export.verify")
+def verify_export(db: Session, actor: Principal, export_id: int, *, keys: KeyStore,
+                  identity: str = "", passphrase: str | None = None) -> Any:
+    """Verify a finished export's bundle on disk (signature, checksums, row counts); the
+    check and its result are audited. Needs export.run or audit.read. Raises NotFound,
+    Conflict (not finished), ValidationError (the identity file)."""
+    from console.export.agecrypt import load_identities
+    from console.export.verify import verify_bundle
+
+    _require_register(actor)
+    export = db.get(Export, export_id, populate_existing=True)
+    if export is None:
+        raise NotFound(f"no export #{export_id}")
+    if export.state != "done" or not export.path:
+        raise Conflict(f"export #{export_id} is not finished; nothing to verify")
+    identities = load_identities(Path(identity).expanduser()) if identity.strip() else None
+    db.rollback()
+    report = verify_bundle(Path(export.path), identities=identities, passphrase=passphrase,
+                           keys=keys)
+    audit.record_alone(db, actor, "export.verify", target=f"export:{export_id}", details={
+        "ok": report.ok, "problems": report.problems[:20], "path": export.path})
+    return report
+
+
+def parse_subject(text: str) -> tuple[SubjectKind, int]:
+    """'employee:12' / 'customer 40' -> (kind, id); ValidationError otherwise."""
+    kind, _, number = text.strip().replace(" ", ":").partition(":")
+    try:
+        return SubjectKind(kind.lower()), int(number)
+    except ValueError:
+        raise ValidationError("subject", "name the person as employee:ID or customer:ID"
+                              ) from None
+
+
+def spec_from_values(kind: str, values: dict[str, str], passphrase: str | None) -> ExportSpec:
+    """An ExportSpec from a form's text values (the TUI's new-export form)."""
+    protection = values.get("protection", "recipients")
+    recipients = tuple(values.get("recipients", "").split()) if protection == "recipients" \
+        else ()
+    log_filter = None
+    if kind == "logs":
+        from console.export.parts import filter_to_json
+        from console.logs.common import parse_levels
+        from console.logs.query import LogFilter, check_filter
+
+        try:
+            levels = parse_levels(values["level"]) if values.get("level") else None
+        except ValueError as exc:
+            raise ValidationError("filter", str(exc)) from None
+        flt = LogFilter(levels=levels, text=values.get("text", ""))
+        check_filter(flt)
+        log_filter = filter_to_json(flt)
+    purpose = Purpose(values["purpose"]) if values.get("purpose") else None
+    return ExportSpec(
+        kind=kind, purpose=purpose, reference=values.get("reference", ""),
+        disclosed_to=values.get("to", ""), recipients=recipients,
+        passphrase=passphrase if protection == "passphrase" else None,
+        no_encrypt=protection == "none",
+        subject=parse_subject(values.get("subject", "")) if kind == "subject" else None,
+        categories=tuple(c.strip() for c in values.get("categories", "").split(",")
+                         if c.strip()) if kind == "handover" else (),
+        log_filter=log_filter)

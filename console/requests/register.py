@@ -127,6 +127,16 @@ def parse_kind(value: str) -> RequestKind:
                               ) from None
 
 
+def parse_day(text: str, name: str) -> date | None:
+    """'' -> None, 'YYYY-MM-DD' -> a date; ValidationError otherwise."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(name, f"{text.strip()!r} is not a date (YYYY-MM-DD)") from None
+
+
 def check_subject(db: Session, kind: SubjectKind, subject_id: int) -> Any:
     row = db.get(SUBJECT_MODELS[kind], subject_id)
     if row is None:
@@ -231,12 +241,12 @@ class DueSummary:
     pending: int
 
 
-def due_summary(db: Session, actor: Principal, settings: RequestsSettings) -> DueSummary | None:
+def due_summary(db: Session, actor: Principal, due_soon_days: int) -> DueSummary | None:
     """Pending requests past their due date, and those due within `due_soon_days` (the
     dashboard). None for someone without requests.manage."""
     if not actor.has(Permission.REQUESTS_MANAGE):
         return None
-    soon = clock.now().date() + timedelta(days=settings.due_soon_days)
+    soon = clock.now().date() + timedelta(days=due_soon_days)
     rows = [view(r) for r in db.exec(
         select(SubjectRequest).where(col(SubjectRequest.state).in_([s.value for s in PENDING]))
         .order_by(col(SubjectRequest.due_on)).execution_options(populate_existing=True))]

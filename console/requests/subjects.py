@@ -111,6 +111,14 @@ def editable_fields(row: Any) -> list[str]:
     return [c.name for c in type(row).__table__.columns if c.name not in FIXED]
 
 
+def editable_columns(kind: SubjectKind | str) -> list[str]:
+    """The profile fields a rectification may correct, for a kind of person."""
+    from models.business import Customer, Employee
+
+    model = Employee if SubjectKind(kind) is SubjectKind.EMPLOYEE else Customer
+    return [c.name for c in model.__table__.columns if c.name not in FIXED]
+
+
 def _convert(row: Any, name: str, raw: str) -> Any:
     column = type(row).__table__.columns[name]
     text = raw.strip()
