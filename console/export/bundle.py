@@ -88,6 +88,7 @@ class Staging:
     def prepare(self, part: Part, jsonl_bytes: int, csv_bytes: int) -> tuple[int, int]:
         """Make the part's files hold exactly what the checkpoint says (a crash may have
         left more); start them afresh when they hold less (or nothing). Returns the sizes."""
+        private_dir(self.root)  # 0700 both: the staged data is in the clear
         private_dir(self.root / "data")
         jsonl, csv = self.files(part)
         fresh = jsonl_bytes == 0 or not (jsonl.exists() and csv.exists()) or \

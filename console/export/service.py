@@ -511,3 +511,22 @@ def spec_from_values(kind: str, values: dict[str, str], passphrase: str | None) 
         categories=tuple(c.strip() for c in values.get("categories", "").split(",")
                          if c.strip()) if kind == "handover" else (),
         log_filter=log_filter)
+
+
+def start_handover(db: Session, actor: Principal, *, settings: Settings, keys: KeyStore,
+                   recipients: Sequence[str] = (), passphrase: str | None = None,
+                   no_encrypt: bool = False, categories: Sequence[str] = (),
+                   disclosed_to: str = "", output_dir: Path | None = None,
+                   where: Any = None) -> Begun:
+    """The handover export of the termination workflow (stable API): every category (or
+    `categories`), purpose `handover`, encrypted to `recipients` (default: `[exports]
+    recipients.handover`) or a passphrase. Returns the register row and its started job:
+    run `started.claim` here (`console.jobs.execute` / `LocalJobs.launch`) when it has one;
+    the handover is done when `get_export(db, actor, begun.export.id).state == "done"`
+    (its `path` and `manifest_sha256` then say what was handed over). Same permissions and
+    errors as `create_export`."""
+    spec = ExportSpec(kind="handover", purpose=Purpose.HANDOVER, recipients=tuple(recipients),
+                      passphrase=passphrase, no_encrypt=no_encrypt,
+                      categories=tuple(categories), disclosed_to=disclosed_to,
+                      output_dir=output_dir)
+    return begin_export(db, actor, spec, settings=settings, keys=keys, where=where)
