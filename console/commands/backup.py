@@ -51,9 +51,7 @@ def backup_create(state: CliState, recipients: tuple[str, ...], passphrase_stdin
         detail = (final.error or final.message) if final is not None else "taken over"
         fail(f"backup #{made.id} did not finish: {detail}; resume it with `flowpro-console "
              f"jobs resume {started.run.id}`", 1)
-    import json
-
-    removed = json.loads(final.result or "{}").get("removed") if final is not None else None
+    removed = (final.result or {}).get("removed") if final is not None else None
     click.echo(f"backup #{view.id}: {view.size_bytes:,} bytes, {view.protection}; sha256 "
                f"{view.sha256}" + (f"; removed the oldest: {', '.join(removed)}" if removed
                                    else ""), err=True)
