@@ -252,6 +252,14 @@ class ExportsSettings(Section):
     passphrase_work_factor: int = Field(default=18, ge=10, le=22)
     rows_per_step: int = Field(default=50_000, ge=100, le=1_000_000)
 
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        # TOML gives lists; the strict section would refuse them as the tuples kept here.
+        if isinstance(value, Mapping):
+            return {p: tuple(k) if isinstance(k, list) else k for p, k in value.items()}
+        return value
+
     @field_validator("recipients")
     @classmethod
     def _purposes_and_keys(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

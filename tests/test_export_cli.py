@@ -142,3 +142,37 @@ def test_backup_commands_create_list_and_verify(installation, runtime, db, root,
     with runtime.database.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events WHERE action = "
                                  "'backup.create'")).scalar() >= 1
+
+
+def test_recipients_from_config_and_a_passphrase_from_stdin(installation, runtime, db, root,
+                                                            tmp_path: Path) -> None:
+    from tests.exporthelp import keypair, unpack
+
+    seed(runtime)
+    identity, recipient = keypair(tmp_path)
+    config = write_config(installation, tmp_path / "c.toml", extra=(
+        "[exports]\npassphrase_work_factor = 10\n"
+        f'[exports.recipients]\nhandover = ["{recipient}"]\n'))
+    made = run_cli("export", "handover", "--categories", "employees", config=config)
+    assert made.code == 0, made.err
+    assert "encrypted to 1 age recipient" in made.err
+    folder = unpack(Path(made.out.strip()), tmp_path / "out", identity)
+    assert (folder / "data" / "employees.jsonl").exists()
+    empty = run_cli("export", "handover", "--passphrase-stdin", input="", config=config)
+    assert empty.code == 2 and "standard input" in empty.err
+    secret = "a long and good passphrase"
+    sealed = run_cli("export", "handover", "--categories", "customers", "--passphrase-stdin",
+                     input=secret + "\n", config=config)
+    assert sealed.code == 0, sealed.err
+    path = Path(sealed.out.strip())
+    assert path.name.endswith(".tar.age") and "encrypted with a passphrase" in sealed.err
+    ok = run_cli("export", "verify", str(path), "--passphrase-stdin", input=secret + "\n",
+                 config=config)
+    assert ok.code == 0, ok.out + ok.err
+    wrong = run_cli("export", "verify", str(path), "--passphrase-stdin",
+                    input="not the passphrase\n", config=config)
+    assert wrong.code == 1 and "Traceback" not in wrong.err
+    with runtime.database.engine.connect() as conn:
+        details = [r[0] for r in conn.execute(text(
+            "SELECT details FROM audit_events WHERE action LIKE 'export.%'"))]
+    assert details and not any(secret in (d or "") for d in details)
