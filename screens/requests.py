@@ -83,6 +83,7 @@ class RequestsScreen(AreaScreen):
     def __init__(self) -> None:
         super().__init__()
         self.requests: dict[str, RequestView] = {}
+        self._select: RequestView | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="requests-line", markup=False)
@@ -104,6 +105,8 @@ class RequestsScreen(AreaScreen):
     def _show(self, views: list[RequestView]) -> None:
         table = self.query_one("#requests-table", DataTable)
         selected = self.selected()
+        if self._select is not None and any(v.id == self._select.id for v in views):
+            selected, self._select = self._select, None  # a request just registered
         self.requests = {str(v.id): v for v in views}
         table.clear()
         for v in views:
@@ -164,9 +167,13 @@ class RequestsScreen(AreaScreen):
                              settings=self.console.settings.requests, received_on=received,
                              handler=values.handler, notes=values.notes,
                              on_error=form.show_error, group="form-submit",
-                             on_done=lambda view: (form.dismiss(None), self.notify(
-                                 f"Request #{view.id} registered, due {view.due_on}."),
-                                 self.action_refresh()))
+                             on_done=lambda view: self._added(form, view))
+
+    def _added(self, form: AddRequestScreen, view: RequestView) -> None:
+        form.dismiss(None)
+        self.notify(f"Request #{view.id} registered, due {view.due_on}.")
+        self._select = view
+        self.action_refresh()
 
     def action_fulfil(self) -> None:
         view = self.selected()

@@ -97,10 +97,8 @@ async def test_requests_area_registers_fulfils_and_the_dashboard_warns(runtime, 
         await wait_for_screen(pilot, app, "RequestsScreen")
         await wait_for(pilot, app, lambda: len(table_rows(app, "#requests-table")) == 2,
                        "the new request")
-        table = app.screen.query_one("#requests-table")
-        ids = [r[0] for r in table_rows(app, "#requests-table")]
-        table.move_cursor(row=ids.index("2"))
-        await pilot.pause()
+        await wait_for(pilot, app, lambda: "#2 rectification for employee 2" in
+                       screen_text(app), "the new request selected")
         await pilot.press("f")
         await wait_for_screen(pilot, app, "FulfilScreen")
         assert "first_name" in screen_text(app)
@@ -115,3 +113,56 @@ async def test_requests_area_registers_fulfils_and_the_dashboard_warns(runtime, 
         await pilot.press("d")
         await wait_for_screen(pilot, app, "TextReportScreen")
         assert "email:" in screen_text(app) and "omar.new@example.com" in screen_text(app)
+
+
+async def test_exports_area_verifies_the_selected_bundle_and_discards_an_unfinished_one(
+        runtime, db, root, tmp_path: Path) -> None:
+    from console.export.service import ExportSpec, create_export, export_now
+    from tests.exporthelp import keypair
+
+    seed(runtime)
+    identity, recipient = keypair(tmp_path)
+    done = export_now(runtime, db, root, ExportSpec(
+        kind="subject", subject=(SubjectKind.EMPLOYEE, 2), recipients=(recipient,)))
+    unfinished = create_export(db, root, ExportSpec(kind="handover", no_encrypt=True),
+                               settings=runtime.settings, keys=runtime.keys).export
+    app = ConsoleApp(runtime, host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_area(pilot, app, "8", "ExportsScreen")
+        await wait_for(pilot, app, lambda: len(table_rows(app, "#register")) == 2,
+                       "both exports")
+        table = app.screen.query_one("#register")
+
+        async def verify() -> str:
+            ids = [r[0] for r in table_rows(app, "#register")]
+            table.move_cursor(row=ids.index(str(done.id)))
+            await pilot.pause()
+            await pilot.press("v")
+            await wait_for_screen(pilot, app, "OpenBundleScreen")
+            app.screen.query_one("#identity").value = str(identity)
+            await pilot.click("#go")
+            await wait_for_screen(pilot, app, "TextReportScreen")
+            text = screen_text(app)
+            await pilot.press("escape")
+            await wait_for_screen(pilot, app, "ExportsScreen")
+            return text
+
+        good = await verify()
+        assert f"Export #{done.id}: verified" in good and ": OK" in good
+        data = bytearray(Path(done.path).read_bytes())
+        data[len(data) // 2] ^= 1
+        Path(done.path).write_bytes(bytes(data))
+        bad = await verify()
+        assert f"Export #{done.id}: FAILED" in bad and "altered" in bad
+        ids = [r[0] for r in table_rows(app, "#register")]
+        table.move_cursor(row=ids.index(str(unfinished.id)))
+        await pilot.pause()
+        await pilot.press("x")
+        await wait_for_screen(pilot, app, "ConfirmScreen")
+        await pilot.click("#confirm")
+        await wait_for_screen(pilot, app, "ExportsScreen")
+        await wait_for(pilot, app, lambda: any(
+            r[0] == str(unfinished.id) and r[-1] == "discarded"
+            for r in table_rows(app, "#register")), "the discarded export")
+        db.rollback()  # end the test session's read snapshot
+        assert db.get(Export, unfinished.id, populate_existing=True).state == "discarded"

@@ -46,9 +46,13 @@ def text(info: BundleInfo) -> str:
         "SHA256SUMS         the SHA-256 of every other file, for `sha256sum -c`",
     ]
     for part in info.parts:
-        lines.append(f"data/{part.name}.jsonl".ljust(19) + f"{part.title}: one JSON object "
-                     "per line")
-        lines.append(f"data/{part.name}.csv".ljust(19) + f"{part.title}: the same rows as CSV")
+        # Long category names get their description on the next line, still aligned.
+        for file, what in ((f"data/{part.name}.jsonl", "one JSON object per line"),
+                           (f"data/{part.name}.csv", "the same rows as CSV")):
+            if len(file) < 19:
+                lines.append(file.ljust(19) + f"{part.title}: {what}")
+            else:
+                lines += [file, " " * 19 + f"{part.title}: {what}"]
     lines += [
         "",
         "Reading the data",
