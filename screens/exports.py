@@ -18,15 +18,8 @@ from textual.widgets import DataTable, Static
 
 from console.display import literal, local_time
 from console.export.backup import BackupSpec, BackupView, begin_backup, list_backups
-from console.export.service import (
-    Begun,
-    ExportView,
-    begin_export,
-    discard_export,
-    list_exports,
-    spec_from_values,
-    verify_export,
-)
+from console.export.register import ExportView, discard_export, list_exports, verify_export
+from console.export.service import Begun, begin_export, spec_from_values
 from console.jobs import Started
 from screens.base import AreaScreen
 from screens.widgets.confirm import ConfirmScreen

@@ -14,7 +14,8 @@ from sqlmodel import select
 from console.catalog import SubjectKind
 from console.errors import AccessDenied, ValidationError
 from console.export.purposes import Purpose
-from console.export.service import ExportSpec, export_now, list_exports
+from console.export.register import list_exports
+from console.export.service import ExportSpec, export_now
 from console.export.verify import verify_bundle
 from console.logs.common import Format
 from console.logs.ingest import ingest

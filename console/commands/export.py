@@ -71,7 +71,8 @@ def run_export(state: CliState, spec: ExportSpec, *, queue: bool) -> None:
     with `queue`, hand it to the scheduler and say so."""
     from console import jobs as jobs_service
     from console.commands.jobs import _foreground
-    from console.export.service import create_export, get_export, start_export
+    from console.export.register import get_export
+    from console.export.service import create_export, start_export
 
     db = state.session()
     actor = state.principal(db)
@@ -205,7 +206,7 @@ def _local_keys(state: CliState) -> Any:
 def export_list(state: CliState, purpose: str | None, kind: str | None, limit: int,
                 as_json: bool) -> None:
     """The disclosure register: every export, why, for whom, how protected, newest first."""
-    from console.export.service import list_exports
+    from console.export.register import list_exports
 
     db = state.session()
     views = list_exports(db, state.principal(db), limit=limit, purpose=purpose, kind=kind)
@@ -226,7 +227,7 @@ def export_list(state: CliState, purpose: str | None, kind: str | None, limit: i
 @click.pass_obj
 def export_show(state: CliState, export_id: int, as_json: bool) -> None:
     """One export of the register in full."""
-    from console.export.service import get_export
+    from console.export.register import get_export
 
     db = state.session()
     view = get_export(db, state.principal(db), export_id)
@@ -259,7 +260,7 @@ def export_show(state: CliState, export_id: int, as_json: bool) -> None:
 @click.pass_obj
 def export_discard(state: CliState, export_id: int) -> None:
     """Delete what an unfinished export left on disk and mark it discarded."""
-    from console.export.service import discard_export
+    from console.export.register import discard_export
 
     db = state.session()
     discard_export(db, state.principal(db), export_id)
