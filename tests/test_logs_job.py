@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from console import jobs
 from console.config import LogSource, LogsSettings
+from console.errors import ValidationError
 from console.jobs import RunControl
 from console.logs import reader
 from console.logs.common import table_of
@@ -164,8 +165,8 @@ def test_missing_unreadable_and_unknown_sources(runtime, db, root, tmp_path: Pat
     assert "no [logs.sources.nginx] in the config; configured: app" in unknown.error
     nothing = run(with_sources(runtime), db, root)
     assert nothing.state == JobState.FAILED and "add a [logs.sources.<name>]" in nothing.error
-    relative = run(rt, db, root, {"paths": "var/log/x"})
-    assert "is not an absolute path" in relative.error
+    with pytest.raises(ValidationError, match="param paths: 'var/log/x' is not an absolute"):
+        jobs.start_run(db, root, "logs-ingest", {"paths": "/var/log/y, var/log/x"}, where=HERE)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # config parsing only

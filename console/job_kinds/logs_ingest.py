@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from console.errors import Conflict, ValidationError
 from console.jobs import Checkpoint, JobContext, JobFailed, JobKind, Params, job_kind
@@ -26,6 +26,7 @@ from console.logs.common import Format
 from console.logs.ingest import ingest
 from console.logs.reader import is_gzip
 from console.permissions import Permission
+from console.principal import Principal
 from models.logs import LogFile
 
 _WILDCARDS = ("*", "?", "[")
@@ -112,6 +113,11 @@ class LogsIngest(JobKind[IngestParams, IngestCheckpoint]):
                    "the log store; rotated and truncated files are followed")
     permission = Permission.JOBS_RUN
     transactional = False
+
+    def check(self, db: Session, actor: Principal, params: IngestParams) -> None:
+        for pattern in (p.strip() for p in params.paths.split(",")):
+            if pattern and not pattern.startswith("/"):
+                raise ValidationError("param paths", f"{pattern!r} is not an absolute path")
 
     def estimate(self, ctx: JobContext, params: IngestParams,
                  checkpoint: IngestCheckpoint) -> int | None:
