@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 from models.audit import AuditEvent
 from models.business import AttendanceRecord, Customer, Employee, PayrollRecord, SaleTransaction
 from models.jobs import JobRun
+from models.logs import LogEntry
 from models.support import SupportSession
 
 
@@ -41,6 +42,14 @@ class CategoryName(StrEnum):
     AUDIT_EVENTS = "audit_events"
     SUPPORT_SESSIONS = "support_sessions"
     JOB_RUNS = "job_runs"
+    PROCESSING_LOGS = "processing_logs"
+
+
+class Disposal(StrEnum):
+    """How retention removes a category's old data."""
+
+    ROWS = "rows"  # row by row (in batches), or anonymized in place
+    PARTITIONS = "partitions"  # whole time partitions dropped; the boundary one trimmed
 
 
 class Owner(StrEnum):
@@ -76,6 +85,7 @@ class Category:
     # Legal minimum keep period (days) no policy may go below; 0 = none.
     legal_minimum_days: int = 0
     legal_minimum_basis: str = ""
+    disposal: Disposal = Disposal.ROWS
 
     @property
     def table(self) -> str:
@@ -139,6 +149,13 @@ CATEGORIES: tuple[Category, ...] = (
         CategoryName.JOB_RUNS, "Job runs", JobRun, "created_at", Owner.CONSOLE,
         "Background work (maintenance, retention, exports, log ingestion): who started "
         "what, with which parameters, and what it did"),
+    Category(
+        CategoryName.PROCESSING_LOGS, "Processing logs", LogEntry, "ts", Owner.CONSOLE,
+        "Log lines ingested from the servers (payroll, HRM, POS, console, syslog, web); ages "
+        "from the entry's time. Stored in monthly partitions: retention deletes by dropping "
+        "whole months (console.logs.retention.purge_before), never row by row. Messages may "
+        "hold personal data: masked for readers without pii.read",
+        disposal=Disposal.PARTITIONS),
 )
 
 _BY_NAME = {c.name.value: c for c in CATEGORIES}

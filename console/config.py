@@ -75,6 +75,18 @@ class SecuritySettings(Section):
     trust_os_owner: bool = True
 
 
+def check_zone(value: str) -> str:
+    if value in ("local", "UTC"):
+        return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be 'local', 'UTC' or an IANA zone like 'Europe/Berlin'") from exc
+    return value
+
+
 class ColorSystem(StrEnum):
     AUTO = "auto"
     STANDARD = "standard"
@@ -93,15 +105,17 @@ class UiSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value in ("local", "UTC"):
-            return value
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        return check_zone(value)
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("must be 'local', 'UTC' or an IANA zone like 'Europe/Berlin'") from exc
-        return value
+
+class LogsSettings(Section):
+    timezone: str = "local"
+    follow_poll_seconds: float = Field(default=1.0, ge=0.05, le=60, strict=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
 
 
 class AuditSettings(Section):
@@ -336,6 +350,7 @@ class Settings(Section):
     security: SecuritySettings = SecuritySettings()
     ui: UiSettings = UiSettings()
     audit: AuditSettings = AuditSettings()
+    logs: LogsSettings = LogsSettings()
     support: SupportSettings = SupportSettings()
     jobs: JobsSettings = JobsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

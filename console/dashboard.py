@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from console.auth import active_sessions
-from console.catalog import CATEGORIES, Category
+from console.catalog import CATEGORIES, Category, Disposal
 from console.masking import mask_text
 from console.permissions import Permission
 from console.principal import Principal
@@ -39,6 +39,11 @@ class Overview:
 
 
 def category_stats(db: Session, cat: Category) -> CategoryStats:
+    if cat.disposal is Disposal.PARTITIONS:
+        from console.logs.store import volume
+
+        rows, oldest, newest = volume(db)
+        return CategoryStats(cat.name.value, cat.title, cat.owner.value, rows, oldest, newest)
     column = getattr(cat.model, cat.age_column)
     rows, oldest, newest = db.exec(
         select(func.count(), func.min(column), func.max(column)).select_from(cat.model)).one()

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 from console import clock
 from console.config import Settings, load_settings
 from console.install import initialize
+from console.logs.demo import seed_demo_logs
 from console.principal import system_principal
 from console.runtime import make_database, open_runtime
 from console.support_demo import seed_demo as seed_support_demo
@@ -251,6 +252,9 @@ def create_demo(data_dir: Path, plan: DemoPlan, *, progress: Progress | None = N
                             else f"{name}@flowpro.example")
             seed_support_demo(db, settings.support)  # a waiting request, a past grant
         Seeder(plan, clock.now().date(), progress).run(runtime.database.engine)
+        with runtime.database.scope() as db:
+            seed_demo_logs(db, actor, data_dir / "demo-logs", clock.now(),
+                           settings.logs.timezone)
     finally:
         runtime.close()
     return settings

@@ -25,7 +25,10 @@ _NATIONAL_ID = re.compile(r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])")
 # Phone numbers: international (+country ...) or North-American (555-123-4567) shapes;
 # plain digit runs are left alone so ids, ports and timestamps stay readable.
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\w)"
-                    r"|(?<![\w-])\(?\d{3}\)?[ .-]\d{3}-\d{4}(?![\w-])")
+                    r"|(?<![\w.-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\w.-])")
+# A number right after a word that says it is a phone number, in any national format.
+_LABELLED_PHONE = re.compile(r"(?i)(\b(?:phone|tel|telephone|mobile|cell|fax)\b\s*[:=#]?\s*)"
+                             r"(\+?\d[\d ()./-]{5,}\d)")
 
 
 def _keep_last(value: str, keep: int = 2) -> str:
@@ -58,6 +61,7 @@ def mask_text(text: str) -> str:
     text = _NATIONAL_ID.sub(lambda m: _keep_last(m.group(0), 0), text)
     text = _PHONE.sub(lambda m: _keep_last(m.group(0), 2)
                       if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+    text = _LABELLED_PHONE.sub(lambda m: m.group(1) + _keep_last(m.group(2), 2), text)
     return text
 
 

@@ -54,6 +54,8 @@ class LockScreen(Screen[bool]):
                              on_done=self._set_code_visible, group="lock-info")
 
     def _set_code_visible(self, visible: bool) -> None:
+        if not self.is_mounted:  # the session ended while the answer was on its way
+            return
         self.needs_code = visible
         self.query_one("#lock-code-label").display = visible
         self.query_one("#lock-code").display = visible

@@ -13,7 +13,7 @@ from tests.conftest import ADMIN_PASSWORD
 
 
 def test_help_lists_commands_and_imports_nothing_heavy() -> None:
-    result = run_cli("--help")
+    result = run_cli("--help", subprocess=True)  # the installed script itself
     assert result.code == 0
     for command in ("init", "demo", "db", "audit"):
         assert re.search(rf"^\s+{command}\s", result.out, re.M)
@@ -22,7 +22,7 @@ def test_help_lists_commands_and_imports_nothing_heavy() -> None:
 def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[storage]\ndata_dirr = 'x'\n")
-    result = run_cli("db", "check", config=cfg)
+    result = run_cli("db", "check", config=cfg, subprocess=True)
     assert result.code == 2
     assert result.err.strip().count("\n") == 0
     assert "data_dirr" in result.err and str(cfg) in result.err

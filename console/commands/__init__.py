@@ -17,4 +17,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ssh": ("sshgate", "ssh"),
     "jobs": ("jobs", "jobs"),
     "scheduler": ("jobs", "scheduler"),
+    "logs": ("logs", "logs"),
 }
