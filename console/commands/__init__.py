@@ -18,4 +18,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("jobs", "jobs"),
     "scheduler": ("jobs", "scheduler"),
     "logs": ("logs", "logs"),
+    "retention": ("retention", "retention"),
+    "termination": ("retention", "termination"),
 }
