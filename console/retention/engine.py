@@ -138,23 +138,30 @@ def audit_prefix_batch(db: Session, rule: Rule, going: dict[str, Clause], window
 
 
 class Pace:
-    """Adapts the batch size so each batch holds the write lock about `target_ms`."""
+    """Adapts the batch size so each batch holds the write lock about `target_ms`.
+
+    The speed (rows per ms of lock) is a moving average, so one batch slowed by the CPU
+    being busy elsewhere does not collapse the size; a batch over the 25 ms budget halves
+    it at once."""
+
+    BUDGET_MS = 25.0
 
     def __init__(self, rows: int, target_ms: float) -> None:
         self.rows = max(MIN_BATCH, min(MAX_BATCH, rows))
         self.target_ms = target_ms
         self.first = True
         self.last_ms = 0.0  # the last batch's lock hold, saved with the next batch
+        self.speed: float | None = None  # rows per ms, averaged
 
     def update(self, planned: int, hold_ms: float) -> None:
         self.first = False
         self.last_ms = hold_ms
         if planned <= 0:
             return
-        if hold_ms <= 0.05:
-            wanted = self.rows * 2
-        else:
-            wanted = int(planned * self.target_ms / hold_ms)
-        # Shrink fast, grow gently: one slow batch matters more than one fast one.
-        wanted = min(wanted, self.rows * 3 // 2 + 1) if wanted > self.rows else wanted
-        self.rows = max(MIN_BATCH, min(MAX_BATCH, max(self.rows // 4, wanted)))
+        speed = planned / max(hold_ms, 0.05)
+        self.speed = speed if self.speed is None else 0.7 * self.speed + 0.3 * speed
+        wanted = int(self.speed * self.target_ms)
+        if hold_ms > self.BUDGET_MS:
+            wanted = min(wanted, self.rows // 2)
+        wanted = min(wanted, self.rows * 2)  # grow at most twofold per batch
+        self.rows = max(MIN_BATCH, min(MAX_BATCH, wanted))

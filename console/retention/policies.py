@@ -48,7 +48,9 @@ def shortest_days(value: int, unit: str) -> int:
 
 
 def describe_days(days: int) -> str:
-    return f"{days // 365} years" if days % 365 == 0 else f"{days} days"
+    if days % 365 == 0:
+        return f"{days // 365} year{'s' if days != 365 else ''}"
+    return f"{days} days"
 
 
 @dataclass(frozen=True)

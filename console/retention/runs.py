@@ -53,7 +53,7 @@ _ADVANCE = update(_ITEMS).where(
     batches=_ITEMS.c.batches + bindparam("_batches"), batch_rows=bindparam("_rows"),
     max_batch_ms=bindparam("_max"), deleted=_ITEMS.c.deleted + bindparam("_deleted"),
     anonymized=_ITEMS.c.anonymized + bindparam("_anonymized"), note=bindparam("_note"))
-FIRST_BATCH = 1000
+FIRST_BATCH = 200
 STEP_SECONDS = 0.5  # batches per job step: the framework's per-step cost is paid rarely
 _PACES: dict[tuple[int, str], Pace] = {}
 
