@@ -223,3 +223,40 @@ def test_audit_trail_purge_keeps_verify_working(runtime, db, admin, clock) -> No
     with writing(db):
         db.execute(delete(AuditEvent).where(AuditEvent.id == victim.id))
     assert not audit.verify(db, admin, runtime.keys).ok
+
+
+def test_plan_zero_makes_its_own_plan_and_applies_it(runtime, db, root) -> None:
+    """What the daily schedule does: `retention` with plan 0 plans as of today, then
+    applies that plan; both are recorded."""
+    seed(db, employees=2, customers=1, years=9)
+    final = apply(runtime, db, root, 0)
+    assert final.state == JobState.SUCCEEDED, final.error
+    from models.retention import RetentionPlan
+
+    plan = db.exec(select(RetentionPlan)).one()
+    assert plan.state == "applied" and plan.source == "job" and plan.total_due > 0
+    result = final_result(db, final.id)
+    assert result["plan"] == plan.id
+    assert sum(c["deleted"] + c["anonymized"] for c in result["categories"].values()) == \
+        plan.total_due
+    actions = db.exec(select(AuditEvent.action)).all()
+    assert "retention.preview" in actions and "retention.run" in actions
+
+
+def test_processing_log_holds_keep_their_range(runtime, db, admin, today, tmp_path) -> None:
+    days = [AS_OF - timedelta(days=d) for d in (150, 120, 100, 95)]
+    ingest(db, admin, [log_file(tmp_path, days)], zone_name="UTC", final=True)
+    add_hold(db, admin, name="incident", reason="security incident review",
+             category_name="processing_logs", range_from=days[1], range_to=days[1])
+    plan = preview(db, admin, runtime.settings.retention, as_of=AS_OF,
+                   category_name="processing_logs")
+    item = plan.items[0]
+    assert (item.due, item.held) == (9, 3)
+    assert item.holds == [{"id": 1, "name": "incident", "rows": 3}]
+    final = apply(runtime, db, admin, plan.id)
+    assert final.state == JobState.SUCCEEDED, final.error
+    from console.logs.export import iter_entries
+    from console.logs.query import LogFilter
+
+    left = list(iter_entries(db, admin, LogFilter()))
+    assert len(left) == 3 and all(e.ts.date() == days[1] for e in left)

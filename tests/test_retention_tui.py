@@ -3,7 +3,7 @@ the form and released, a preview with bars applied as a job, the run in the hist
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -86,3 +86,23 @@ async def test_retention_area_end_to_end(runtime, db, clock) -> None:
     after = db.exec(select(func.count()).select_from(AttendanceRecord)).one()
     assert attendance_before - after == due
     assert db.exec(select(LegalHold)).one().released_at is None
+
+
+async def test_dashboard_counts_down_to_the_agreement_end(runtime, clock) -> None:
+    from console.config import AgreementSettings
+    from console.runtime import Runtime
+
+    clock._now = datetime.combine(TODAY, time(12), UTC)
+    settings = runtime.settings.model_copy(update={
+        "agreement": AgreementSettings(end_date=date(2026, 7, 5), grace_days=30)})
+    app = ConsoleApp(Runtime(settings=settings, database=runtime.database, keys=runtime.keys),
+                     host="testhost")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, app, ADMIN, ADMIN_PASSWORD)
+        await wait_for_screen(pilot, app, "DashboardScreen")
+        await settle(pilot, app)
+        assert "Service agreement ends 2026-07-05: 20 days left" in screen_text(app)
+        await pilot.press("7")
+        await wait_for_screen(pilot, app, "RetentionScreen")
+        await wait_for(pilot, app, lambda: "Agreement ends 2026-07-05 (in 20 days)"
+                       in screen_text(app), "the agreement line")
