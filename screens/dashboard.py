@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from console import clock, dashboard
-from console.retention import termination
 from console.display import literal, local_time
+from console.retention import termination
 from screens.base import AreaScreen
 from screens.widgets.support_banner import countdown
 
