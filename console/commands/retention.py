@@ -96,8 +96,14 @@ def _print_plan(plan: PlanView) -> None:
         for sample in item.samples:
             click.echo(f"  {item.category} sample: " + ", ".join(
                 f"{k}={safe_text(v)}" for k, v in sample.items()))
-    if plan.total_due:
-        click.echo(f"apply it with: flowpro-console retention run --plan {plan.id}")
+    if plan.total_due and plan.state == "open":
+        from console import clock
+
+        if plan.as_of > clock.now().date():
+            click.echo(f"as of a future day: it shows what will be due; make a new preview "
+                       f"on or after {plan.as_of} to apply it")
+        else:
+            click.echo(f"apply it with: flowpro-console retention run --plan {plan.id}")
 
 
 @retention.command("preview")

@@ -11,10 +11,8 @@ audit event (`retention.apply`), the run's end another (`retention.run`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from console import audit, clock
 from console.catalog import category
-from console.db import backend_of, writing
+from console.db import writing
 from console.jobs import JobContext, JobFailed
 from console.retention import holds as holds_api
 from console.retention import partitions
@@ -35,6 +33,7 @@ from console.retention.engine import (
     anonymize_batch,
     audit_prefix_batch,
     next_window,
+    sqlite_tuned,
     start_cursor,
 )
 from console.retention.plans import PREFIX_ONLY, analyze, dumps, measure_drift, rules_from
@@ -259,34 +258,9 @@ def purge_step(ctx: JobContext, run: RetentionRun) -> bool:
                   and not partitioned(rule.category)
                   and rule.category.name not in PREFIX_ONLY else None)
     deadline = time.monotonic() + STEP_SECONDS
-    with _sqlite_tuned(db):
+    with sqlite_tuned(db):
         return _batches(ctx, run, item, plan_item, rule, going, ranges, pace, statements,
                         key, deadline)
-
-
-@contextlib.contextmanager
-def _sqlite_tuned(db: Session) -> Iterator[None]:
-    """For the batches of one step on SQLite: a larger page cache (indexes of big tables),
-    and WAL checkpoints between batches instead of inside a commit, so that a batch's
-    lock hold is its own work."""
-    if backend_of(db) != "sqlite":
-        yield
-        return
-    conn = db.connection()
-    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql("PRAGMA cache_size=-65536")
-    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-    db.commit()
-    try:
-        yield
-    finally:
-        if db.in_transaction():
-            db.rollback()
-        conn = db.connection()
-        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        db.commit()
 
 
 def _batches(ctx: JobContext, run: RetentionRun, item: RetentionRunItem,
