@@ -245,6 +245,7 @@ class RetentionScreen(AreaScreen):
         self.action_refresh()
 
     def _policy_refused(self, error: ConsoleError) -> None:
+        """A refusal (policy, termination step): said on the hint line and notified."""
         self._hint(error.message)
         self.notify(error.message, severity="error")
 
@@ -349,7 +350,7 @@ class RetentionScreen(AreaScreen):
             self._hint("Producing the handover export…")
             self.call(termination.export_step, self.console.runtime,
                       confirm=termination.EXPORT_PHRASE, on_done=self._exported,
-                      group="change")
+                      on_error=self._policy_refused, group="change")
 
     def _exported(self, status: termination.Status) -> None:
         self.notify(f"Handover export done: {status.export_reference}")

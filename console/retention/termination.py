@@ -25,6 +25,7 @@ from console.errors import Conflict, ConsoleError, ValidationError
 from console.permissions import Permission
 from console.principal import Principal
 from console.retention import holds as holds_api
+from console.retention.policies import describe_days
 from console.retention.preview import ALL, Entry, PlanView, plan_view, save_plan
 from console.retention.selection import run_order
 from console.runtime import Runtime
@@ -89,7 +90,7 @@ def _status(db: Session, settings: Settings) -> Status:
     grace = settings.agreement.grace_days
     kept = [f"hold #{h.id} {h.name!r}: {holds_api.describe(h)}"
             for h in holds_api.active_holds(db)]
-    minimums = [f"{c.name.value}: {holds_api.legal_minimum(c).days} days "
+    minimums = [f"{c.name.value}: {describe_days(c.legal_minimum_days)} "
                 f"({c.legal_minimum_basis})" for c in categories(Owner.CLIENT)
                 if c.legal_minimum_days]
     if end is None:
