@@ -260,3 +260,42 @@ def test_processing_log_holds_keep_their_range(runtime, db, admin, today, tmp_pa
 
     left = list(iter_entries(db, admin, LogFilter()))
     assert len(left) == 3 and all(e.ts.date() == days[1] for e in left)
+
+
+def test_termination_grace_window_then_purge_keeps_holds_and_minimums(
+        runtime, db, admin, today, monkeypatch) -> None:
+    from console.config import AgreementSettings
+    from console.errors import Conflict
+    from console.retention import termination
+    from console.runtime import Runtime
+
+    seed(db, employees=3, customers=1, years=9)
+    hold = add_hold(db, admin, name="claim", reason="court", employee=EMPLOYEE_BASE + 2)
+    settings = runtime.settings.model_copy(update={
+        "agreement": AgreementSettings(end_date=TODAY - timedelta(days=1), grace_days=30)})
+    rt = Runtime(settings=settings, database=runtime.database, keys=runtime.keys)
+    monkeypatch.setattr(termination, "handover_export", lambda *a, **k: "export #7 sha256:x")
+    with pytest.raises(ValidationError, match="type exactly"):
+        termination.export_step(db, admin, rt, confirm="ok")
+    status = termination.export_step(db, admin, rt, confirm=termination.EXPORT_PHRASE)
+    assert status.phase == termination.Phase.GRACE and status.export_reference
+    with pytest.raises(Conflict, match="grace window"):
+        termination.purge_plan(db, admin, settings, confirm=termination.PURGE_PHRASE)
+    today.advance(days=31)
+    plan = termination.purge_plan(db, admin, settings, confirm=termination.PURGE_PHRASE)
+    assert plan.purpose == "termination"
+    assert termination.status(db, admin, settings).phase == termination.Phase.PURGING
+    final = apply(runtime, db, admin, plan.id)
+    assert final.state == JobState.SUCCEEDED, final.error
+    assert termination.status(db, admin, settings).phase == termination.Phase.PURGED
+    db.rollback()
+    left = db.exec(select(PayrollRecord)).all()
+    cutoff = (TODAY + timedelta(days=31)) - timedelta(days=6 * 365)
+    # Kept: what the legal minimum covers, and everything of the held employee.
+    assert all(r.period >= cutoff or r.employee_id == EMPLOYEE_BASE + 2 for r in left)
+    assert any(r.employee_id == EMPLOYEE_BASE + 2 and r.period < cutoff for r in left)
+    assert db.exec(select(func.count()).select_from(AttendanceRecord).where(
+        AttendanceRecord.employee_id != EMPLOYEE_BASE + 2)).one() == 0
+    assert db.get(Employee, EMPLOYEE_BASE + 2) is not None and hold.id
+    actions = [e.action for e in db.exec(select(AuditEvent)).all()]
+    assert "termination.export" in actions and "termination.purge" in actions

@@ -151,10 +151,12 @@ def _confirm(typed: str, phrase: str) -> None:
 def handover_export(db: Session, actor: Principal, runtime: Runtime, *,
                     recipients: tuple[str, ...] = (), passphrase: str | None = None
                     ) -> str:
-    """The boundary to issue 8: produce the handover export of every client category and
-    return its reference ('export #ID sha256:...'). Raises HandoverUnavailable when this
+    """The boundary to issue 8 (`console.export.service.start_handover`, then
+    `console.export.register.get_export`): produce the handover export of every category
+    and return its reference ('export #ID sha256:...'). Raises HandoverUnavailable when this
     build has no exports, ConsoleError when the export fails."""
     try:
+        from console.export import register  # type: ignore[import-not-found]
         from console.export import service as exports  # type: ignore[import-not-found]
     except ImportError:
         raise HandoverUnavailable(
@@ -169,7 +171,7 @@ def handover_export(db: Session, actor: Principal, runtime: Runtime, *,
     if started.claim is not None:
         jobs.execute(runtime, started.claim, actor)
     db.rollback()
-    export = exports.get_export(db, actor, begun.export.id)
+    export = register.get_export(db, actor, begun.export.id)
     if export.state != "done":
         raise ConsoleError(f"the handover export #{begun.export.id} did not finish "
                            f"({export.state}); see `flowpro-console jobs list`")
