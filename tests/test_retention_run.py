@@ -238,3 +238,38 @@ def test_cli_policies_holds_preview_run_and_termination(installation, runtime, d
     assert db.exec(select(func.count()).select_from(AttendanceRecord)).one() == 0
     steps = [s.step for s in db.exec(select(TerminationStep)).all()]
     assert steps == ["export", "purge"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-neutral
+def test_the_scheduler_plans_and_applies_retention_itself(installation, db, tmp_path) -> None:
+    """The built-in daily schedule, made due every second: the scheduler makes a plan as
+    of today and applies it, both recorded."""
+    from models.retention import RetentionPlan
+    from tests.test_scheduler import FAST, SchedulerProcess
+
+    seed(db, employees=2, customers=1, years=9)
+    config = write_config(installation, tmp_path / "config.toml", extra=FAST + """
+[schedules.retention]
+kind = "retention"
+when = "every 1 second"
+""")
+    proc = SchedulerProcess(config)
+    try:
+        started = proc.wait_for_log("scheduler started")
+        assert started["schedules"] == {"retention": "every 1 second"}
+
+        def applied() -> list[RetentionPlan]:
+            db.rollback()
+            return list(db.exec(select(RetentionPlan).where(
+                RetentionPlan.state == "applied")).all())
+
+        wait_for(lambda: applied(), "a plan the scheduler made and applied")
+    finally:
+        assert proc.stop() == 0
+    plan = applied()[0]
+    assert plan.source == "scheduler" and plan.created_by == "scheduler"
+    assert plan.total_due > 0
+    db.rollback()
+    run = db.exec(select(JobRun).where(JobRun.schedule == "retention")).first()
+    assert run is not None and run.started_by == "scheduler"
