@@ -242,6 +242,61 @@ class ScheduleEntry(Section):
         return value
 
 
+class ExportsSettings(Section):
+    """Bundles of the client's data: where they go, and to whom they are encrypted."""
+
+    output_dir: str = ""  # "" = <data_dir>/exports
+    # age recipients (age1...) per purpose, used when an export names none itself.
+    recipients: dict[str, tuple[str, ...]] = Field(default_factory=dict, strict=False)
+    # scrypt work factor (log2 N) for passphrase-encrypted bundles; age's default is 18.
+    passphrase_work_factor: int = Field(default=18, ge=10, le=22)
+    rows_per_step: int = Field(default=50_000, ge=100, le=1_000_000)
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        # TOML gives lists; the strict section would refuse them as the tuples kept here.
+        if isinstance(value, Mapping):
+            return {p: tuple(k) if isinstance(k, list) else k for p, k in value.items()}
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _purposes_and_keys(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        from console.export.purposes import EXPORT_PURPOSES, check_recipient
+
+        known = [p.value for p in EXPORT_PURPOSES]
+        for purpose, keys in value.items():
+            if purpose not in known:
+                raise ValueError(f"unknown purpose {purpose!r}; known: {', '.join(known)}")
+            for key in keys:
+                check_recipient(key)
+        return {p: tuple(k.strip() for k in keys) for p, keys in value.items()}
+
+
+class BackupsSettings(Section):
+    """Encrypted copies of the whole database (`flowpro-console backup`)."""
+
+    dir: str = ""  # "" = <data_dir>/backups
+    keep: int = Field(default=7, ge=1, le=1000)
+    # age recipients (age1...) of scheduled backups and of `backup create` without options.
+    recipients: tuple[str, ...] = Field(default=(), strict=False)
+
+    @field_validator("recipients")
+    @classmethod
+    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from console.export.purposes import check_recipient
+
+        return tuple(check_recipient(k) for k in value)
+
+
+class RequestsSettings(Section):
+    """Data-subject requests (access, rectification, erasure, ...)."""
+
+    due_days: int = Field(default=30, ge=1, le=365)
+    due_soon_days: int = Field(default=7, ge=0, le=365)
+
+
 KEEP_UNITS = ("days", "months", "years")
 
 
@@ -363,6 +418,9 @@ class Settings(Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     schedules: dict[str, ScheduleEntry] = Field(default_factory=lambda: {
         name: ScheduleEntry(**entry) for name, entry in DEFAULT_SCHEDULES.items()})
+    exports: ExportsSettings = ExportsSettings()
+    backups: BackupsSettings = BackupsSettings()
+    requests: RequestsSettings = RequestsSettings()
     retention: RetentionSettings = RetentionSettings()
     agreement: AgreementSettings = AgreementSettings()
     keys: dict[str, str] = Field(default_factory=dict)
@@ -391,6 +449,20 @@ class Settings(Section):
     @property
     def data_dir(self) -> Path:
         path = Path(self.storage.data_dir).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def exports_dir(self) -> Path:
+        return self._under_data_dir(self.exports.output_dir, "exports")
+
+    @property
+    def backups_dir(self) -> Path:
+        return self._under_data_dir(self.backups.dir, "backups")
+
+    def _under_data_dir(self, value: str, default: str) -> Path:
+        if not value:
+            return self.data_dir / default
+        path = Path(value).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     @property

@@ -20,4 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("logs", "logs"),
     "retention": ("retention", "retention"),
     "termination": ("retention", "termination"),
+    "export": ("export", "export"),
+    "backup": ("backup", "backup"),
+    "requests": ("requests", "requests"),
 }
