@@ -300,17 +300,24 @@ def _typed(confirm: str | None, phrase: str) -> str:
 @termination.command("export")
 @click.option("--confirm", help="The confirmation phrase (asked for when left out).")
 @click.option("--recipient", "recipients", multiple=True,
-              help="age recipient of the handover bundle (repeatable; default from config).")
+              help="age recipient of the handover bundle (repeatable; default: [exports] "
+                   "recipients for 'handover').")
+@click.option("--passphrase-stdin", is_flag=True,
+              help="Encrypt the bundle with a passphrase read from standard input.")
 @click.pass_obj
-def termination_export(state: CliState, confirm: str | None,
-                       recipients: tuple[str, ...]) -> None:
+def termination_export(state: CliState, confirm: str | None, recipients: tuple[str, ...],
+                       passphrase_stdin: bool) -> None:
     """Produce the handover export and start the grace window."""
+    from console.commands.base import read_secret
     from console.retention import termination as service
 
+    if passphrase_stdin and confirm is None:
+        fail("with --passphrase-stdin, give the confirmation as --confirm", 2)
     typed = _typed(confirm, service.EXPORT_PHRASE)
+    passphrase = read_secret("", from_stdin=True) if passphrase_stdin else None
     db = state.session()
     status = service.export_step(db, state.principal(db), state.runtime(), confirm=typed,
-                                 recipients=recipients)
+                                 recipients=recipients, passphrase=passphrase)
     click.echo(f"handover export done: {safe_text(status.export_reference)}; the grace "
                f"window ends {_when(status.grace_ends_at)} UTC")
 
