@@ -433,6 +433,13 @@ class AgreementSettings(Section):
         return None if value == "" else value
 
 
+# Schedules every installation has unless its config says otherwise: retention applies
+# its policies daily (`[schedules.retention] enabled = false` turns it off).
+DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
+    "retention": {"kind": "retention", "when": "daily 02:30"},
+}
+
+
 class Settings(Section):
     """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
 
@@ -445,13 +452,22 @@ class Settings(Section):
     support: SupportSettings = SupportSettings()
     jobs: JobsSettings = JobsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
-    schedules: dict[str, ScheduleEntry] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleEntry] = Field(default_factory=lambda: {
+        name: ScheduleEntry(**entry) for name, entry in DEFAULT_SCHEDULES.items()})
     exports: ExportsSettings = ExportsSettings()
     backups: BackupsSettings = BackupsSettings()
     requests: RequestsSettings = RequestsSettings()
     retention: RetentionSettings = RetentionSettings()
     agreement: AgreementSettings = AgreementSettings()
     keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schedules", mode="before")
+    @classmethod
+    def _default_schedules(cls, value: Any) -> Any:
+        # The built-in schedules stay unless the file names them (say, to disable one).
+        if isinstance(value, Mapping):
+            return {**DEFAULT_SCHEDULES, **value}
+        return value
 
     @field_validator("schedules")
     @classmethod
