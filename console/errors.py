@@ -70,6 +70,11 @@ class AuthenticationFailed(ConsoleError):
         super().__init__(message)
 
 
+class StorageError(ConsoleError):
+    """The database or the disk under it refused the work (full, read-only, busy, damaged).
+    The transaction was rolled back: nothing was changed."""
+
+
 class SchemaOutdated(ConsoleError):
     """The database schema is behind (or ahead of) this version of the console."""
 
