@@ -80,8 +80,8 @@ def service(action: str, *, audit_errors: bool = False, target_prefix: str = "")
 
 def _check_text(names: list[str], args: tuple[object, ...],
                 kwargs: dict[str, object]) -> None:
-    """Text that cannot be stored (lone surrogates: bytes that were not UTF-8 on a command
-    line) is a ValidationError naming the argument, not an encoding traceback."""
+    """Text that cannot be stored (NUL; lone surrogates: bytes that were not UTF-8 on a
+    command line) is a ValidationError naming the argument, not a driver traceback."""
     for i, value in enumerate(args):
         if isinstance(value, str) and not _encodable(value):
             _bad_text(names[i] if i < len(names) else f"argument {i + 1}")
@@ -91,6 +91,8 @@ def _check_text(names: list[str], args: tuple[object, ...],
 
 
 def _encodable(value: str) -> bool:
+    if "\x00" in value:  # no database column takes it (PostgreSQL text cannot hold it)
+        return False
     if value.isascii():
         return True
     try:
@@ -101,8 +103,8 @@ def _encodable(value: str) -> bool:
 
 
 def _bad_text(name: str) -> None:
-    raise ValidationError(name.replace("_", " "), "is not valid text (bytes that are not "
-                          "UTF-8); type it again in a UTF-8 terminal")
+    raise ValidationError(name.replace("_", " "), "is not valid text (a NUL character, or "
+                          "bytes that are not UTF-8); type it again in a UTF-8 terminal")
 
 
 def _rollback(db: Session) -> None:

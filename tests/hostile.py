@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -59,6 +60,18 @@ def corpus() -> list[str]:
     """Every hostile string once (the 10 MB line is separate: `big_line()`)."""
     seen: dict[str, None] = {}
     for s in [*blns(), *TERMINAL, *MARKUP, *SQLISH]:
+        seen.setdefault(s, None)
+    return list(seen)
+
+
+def sample(every: int) -> list[str]:
+    """The test suite's share of the corpus: every `every`-th string of the big list plus
+    all the terminal, markup and SQL strings; the whole corpus when FLOWPRO_HOSTILE_FULL=1
+    (bench/reliability.py)."""
+    if os.environ.get("FLOWPRO_HOSTILE_FULL") == "1":
+        return corpus()
+    seen: dict[str, None] = {}
+    for s in [*blns()[::every], *TERMINAL, *MARKUP, *SQLISH]:
         seen.setdefault(s, None)
     return list(seen)
 
