@@ -129,10 +129,13 @@ class DbMaintenance(JobKind[MaintenanceParams, MaintenanceCheckpoint]):
             with ctx.autocommit() as conn:
                 before = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
                 # The pragma frees one page per row stepped, and pysqlite steps a statement
-                # without result columns only once: executescript steps it to the end (in
-                # its own transaction; we are outside one here).
+                # without result columns only once: executescript steps it to the end.
+                # BEGIN IMMEDIATE: in an implicit (deferred) transaction the read-then-write
+                # fails at once with "database is locked" when another process committed
+                # in between, whatever the busy timeout; IMMEDIATE waits for the lock.
                 conn.connection.driver_connection.executescript(
-                    f"PRAGMA incremental_vacuum({int(params.pages_per_step)});")
+                    "BEGIN IMMEDIATE; "
+                    f"PRAGMA incremental_vacuum({int(params.pages_per_step)}); COMMIT;")
                 after = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
             freed = max(0, before - after)
             cp.pages_freed += freed
@@ -141,9 +144,9 @@ class DbMaintenance(JobKind[MaintenanceParams, MaintenanceCheckpoint]):
                 cp.phase += 1
         elif phase == "optimize":
             with ctx.autocommit() as conn:
-                result = conn.exec_driver_sql("PRAGMA optimize")
-                if result.returns_rows:
-                    result.all()
+                # It may run ANALYZE (a write): take the write lock first, as above.
+                conn.connection.driver_connection.executescript(
+                    "BEGIN IMMEDIATE; PRAGMA optimize; COMMIT;")
             cp.optimized = True
             ctx.advance(1, "statistics refreshed")
             cp.phase += 1
