@@ -173,7 +173,9 @@ class SoakReport:
 
     @property
     def total_ops(self) -> int:
-        return sum(self.ops.values())
+        """Consoles' service calls, ingest passes and scheduler runs (lines written and
+        audit events are figures of their own)."""
+        return sum(n for k, n in self.ops.items() if k not in ("writer", "audit events"))
 
     @property
     def locked(self) -> int:
@@ -182,8 +184,11 @@ class SoakReport:
 
     def line(self) -> str:
         errors = sum(self.errors.values())
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.ops.items())
+                          if k not in ("writer", "audit events"))
         return (f"soak {self.backend} {self.seconds:g}s: {self.total_ops} operations "
-                f"({', '.join(f'{k} {v}' for k, v in sorted(self.ops.items()))}), "
+                f"({parts}), {self.ops['writer']} log lines written and stored, "
+                f"{self.ops['audit events']} audit events verified, "
                 f"{errors} errors seen, {self.locked} 'database is locked', "
                 f"{len(self.problems)} failures")
 
