@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
@@ -157,7 +157,7 @@ def writing(db: Session) -> Iterator[Session]:
         db.commit()
     db.info[_DEPTH] = 1
     try:
-        db.connection(execution_options={_IMMEDIATE: True})
+        _begin_write(db)
         yield db
         db.commit()
     except BaseException:
@@ -211,6 +211,25 @@ def describe_bind(db: Session) -> str:
         return db.get_bind().url.render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - only used to word an error message
         return ""
+
+
+BEGIN_ATTEMPTS = 3
+
+
+def _begin_write(db: Session) -> None:
+    """Start the write transaction. On SQLite, BEGIN IMMEDIATE waits up to the busy
+    timeout for the write lock; SQLite's busy handler polls, so under many writers one can
+    lose every race for that long. Nothing has run yet, so trying again is safe: a person
+    waits longer rather than being told 'database is locked'."""
+    for attempt in range(BEGIN_ATTEMPTS):
+        try:
+            db.connection(execution_options={_IMMEDIATE: True})
+            return
+        except OperationalError as exc:
+            locked = "database is locked" in str(exc.orig).lower()
+            if not locked or attempt == BEGIN_ATTEMPTS - 1:
+                raise
+            db.rollback()
 
 
 def backend_of(db: Session) -> str:

@@ -113,7 +113,7 @@ def _console(settings: Settings, k: int, seconds: float, seed: int, out: Path,
                         user_directory.list_users(db, actor, security=settings.security)
                     result["ops"] += 1
                 except ConsoleError as exc:
-                    errors[f"{type(exc).__name__}: {exc.message[:80]}"] += 1
+                    errors[f"{type(exc).__name__} in {op}: {exc.message[:90]}"] += 1
                     db.rollback()
         rt.close()
         result.update(errors=dict(errors), created=created, display=display,
@@ -235,7 +235,9 @@ def soak(settings: Settings, work: Path, *, seconds: float, seed: int = 1,
         if res.get("crash"):
             report.problems.append(f"{name} crashed: {res['crash']}")
     if report.locked:
-        report.problems.append(f"'database is locked' reached a user {report.locked} times")
+        report.problems.append(f"'database is locked' reached a user {report.locked} times: "
+                               + "; ".join(f"{n}x {e}" for e, n in report.errors.items()
+                                           if "locked" in e or "busy" in e))
 
     with rt.database.scope() as db:
         final = ingest(db, os_principal("root"), [log], zone_name="UTC", final=True)
@@ -274,8 +276,9 @@ def soak(settings: Settings, work: Path, *, seconds: float, seed: int = 1,
         runs = db.exec(select(JobRun.state, func.count()).group_by(JobRun.state)).all()
         report.ops["scheduler runs"] = sum(n for _, n in runs)
         for run in db.exec(select(JobRun).where(JobRun.state != "succeeded")).all():
-            if run.state == "interrupted" and "stopping (SIGTERM)" in run.error:
-                continue  # stopped with the soak; resumes at the next start (kill tests)
+            if run.state == "interrupted" and "stopping (SIGTERM)" in run.error or \
+                    run.state == "queued":
+                continue  # stopped with the soak (resumes at the next start), or not begun
             report.problems.append(f"scheduler run {run.id} ({run.kind}) {run.state}: "
                                    f"{run.error[:300]}")
         if report.ops["scheduler runs"] == 0:

@@ -24,6 +24,8 @@ from console.db import backend_of
 from console.jobs import Checkpoint, JobContext, JobFailed, JobKind, Params, job_kind
 from console.permissions import Permission
 
+CHECKPOINT_WAIT_MS = 200  # how long the WAL checkpoint may hold up writers
+
 
 class MaintenanceParams(Params):
     pages_per_step: int = Field(default=2000, ge=1, le=1_000_000,
@@ -153,7 +155,17 @@ class DbMaintenance(JobKind[MaintenanceParams, MaintenanceCheckpoint]):
         else:
             wal_before = _file_bytes(ctx, "-wal")
             with ctx.autocommit() as conn:
-                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+                # A TRUNCATE checkpoint holds the write lock while it waits for readers,
+                # for as long as the busy timeout: every writer would wait behind it, and
+                # under steady reads time out ('database is locked'). So it may wait only
+                # briefly; when readers are in the way it checkpoints what it can (busy=1).
+                raw = conn.connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+                try:
+                    busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    raw.execute("PRAGMA busy_timeout="
+                                f"{int(ctx.settings.database.busy_timeout_ms)}")
             cp.wal = {"busy": int(busy), "bytes_before": wal_before or 0,
                       "bytes_after": _file_bytes(ctx, "-wal") or 0}
             cp.file_bytes_after = _disk_bytes(ctx)
