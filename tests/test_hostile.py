@@ -38,8 +38,8 @@ def jsonl_file(path: Path, messages: list[str]) -> Path:
     return path
 
 
-def test_hostile_log_lines_are_stored_exported_and_searched_exactly(db, root, tmp_path,
-                                                                    backend) -> None:
+def test_hostile_log_lines_are_stored_exported_and_searched_exactly(runtime, db, root,
+                                                                    tmp_path, backend) -> None:
     strings = corpus()
     report = ingest(db, root, [jsonl_file(tmp_path / "h.jsonl", strings)], zone_name="UTC",
                     final=True)
@@ -54,6 +54,20 @@ def test_hostile_log_lines_are_stored_exported_and_searched_exactly(db, root, tm
     export(db, root, LogFilter(), out, fmt="csv")
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert [r["message"] for r in rows] == strings
+
+    # The export bundle (the export job, unencrypted directory): JSON Lines and CSV exact.
+    from console.export.purposes import Purpose
+    from console.export.service import ExportSpec, export_now
+    from console.export.verify import verify_bundle
+
+    bundle = export_now(runtime, db, root, ExportSpec(
+        kind="logs", no_encrypt=True, purpose=Purpose.HANDOVER, packaging="directory"))
+    folder = Path(bundle.path)
+    assert verify_bundle(folder, keys=runtime.keys).ok
+    data = (folder / "data" / "processing_logs.jsonl").read_text(encoding="utf-8")
+    assert [orjson.loads(line)["message"] for line in data.split("\n")[:-1]] == strings
+    with open(folder / "data" / "processing_logs.csv", newline="", encoding="utf-8") as fh:
+        assert [r["message"] for r in csv.DictReader(fh)] == strings
 
     # Every hostile string as a search and as a literal regex: no error, no injection, and
     # the regex finds the entry holding it.
