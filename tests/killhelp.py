@@ -87,7 +87,7 @@ def _export_logs(rt) -> None:
     log = rt.data_dir / "export-source.log"
     with rt.database.scope() as db:
         if not log.exists():
-            write_log(log, 1000, 5)
+            write_log(log, 600, 5)
             ingest(db, root, [log], zone_name="UTC", final=True)
         created = create_export(db, root, ExportSpec(kind="logs", no_encrypt=True,
                                                      purpose=Purpose.HANDOVER,

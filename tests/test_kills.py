@@ -15,6 +15,11 @@ from tests.killhelp import JOB_CASES, kill_ingest, kill_job_runs, write_log
 pytestmark = pytest.mark.integration
 
 POINTS = int(os.environ.get("FLOWPRO_KILL_POINTS", "20"))
+# VACUUM of every table (db-maintenance) and export steps cost seconds per run on
+# PostgreSQL: the suite kills those at 8 points there, bench/reliability.py at 20 (as every
+# other case here). FLOWPRO_KILL_POINTS sets both.
+PG_SLOW = {"db-maintenance", "export"}
+PG_POINTS = int(os.environ.get("FLOWPRO_KILL_POINTS", "8"))
 SEED = int(os.environ.get("FLOWPRO_KILL_SEED", "9"))
 
 
@@ -30,20 +35,21 @@ def second_installation(backend, templates, tmp_path, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", sorted(JOB_CASES))
 def test_scheduler_killed_during_jobs_reaches_the_same_end(installation, second_installation,
-                                                           kind) -> None:
-    report = kill_job_runs(installation, second_installation, JOB_CASES[kind], points=POINTS,
+                                                           backend, kind) -> None:
+    points = PG_POINTS if backend == "postgresql" and kind in PG_SLOW else POINTS
+    report = kill_job_runs(installation, second_installation, JOB_CASES[kind], points=points,
                            seed=SEED)
-    assert report.kills >= POINTS
+    assert report.kills >= points
     assert report.final == report.reference, report
     states, runs, verified, _ = report.final
-    assert states == ("succeeded",) and runs == POINTS and verified
+    assert states == ("succeeded",) and runs == points and verified
 
 
 def test_ingest_killed_at_random_points_stores_every_line_once(installation,
                                                                second_installation,
                                                                tmp_path: Path) -> None:
-    log = write_log(tmp_path / "app.log", 20_000, SEED)
+    log = write_log(tmp_path / "app.log", 10_000, SEED)
     report = kill_ingest(installation, second_installation, log, points=POINTS, seed=SEED)
     assert report.kills >= POINTS and report.killed_mid_work > 0
     assert report.final == report.reference
-    assert report.final[0] == 20_000  # every entry once (continuation lines join theirs)
+    assert report.final[0] == 10_000  # every entry once (continuation lines join theirs)
