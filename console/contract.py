@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import random
+import time
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -40,6 +42,18 @@ def service(action: str, *, audit_errors: bool = False, target_prefix: str = "")
         @functools.wraps(fn)
         def wrapper(db: Session, actor: Principal, *args: P.args, **kwargs: P.kwargs) -> R:
             _check_text(names, args, kwargs)
+            # Outermost call only: a nested service shares its caller's transaction.
+            attempts = 1 if db.info.get("flowpro_write_depth", 0) else RETRIES
+            for attempt in range(attempts):
+                try:
+                    return call(db, actor, *args, **kwargs)
+                except _Retry as retry:
+                    if attempt == attempts - 1:
+                        raise retry.fault from None
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+            raise AssertionError("unreachable")
+
+        def call(db: Session, actor: Principal, *args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return fn(db, actor, *args, **kwargs)
             except AccessDenied as exc:
@@ -65,6 +79,8 @@ def service(action: str, *, audit_errors: bool = False, target_prefix: str = "")
                 from console.db import describe_bind, storage_error
 
                 fault = storage_error(exc, describe_bind(db))
+                if fault is not None and fault.transient:
+                    raise _Retry(fault) from None  # rolled back whole: safe to run again
                 if fault is not None:
                     raise fault from None
                 raise
@@ -76,6 +92,15 @@ def service(action: str, *, audit_errors: bool = False, target_prefix: str = "")
         return wrapper
 
     return decorate
+
+
+RETRIES = 3  # runs of a service whose transaction lost a deadlock or a lock wait
+
+
+class _Retry(Exception):
+    def __init__(self, fault: ConsoleError) -> None:
+        super().__init__(fault.message)
+        self.fault = fault
 
 
 def _check_text(names: list[str], args: tuple[object, ...],

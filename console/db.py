@@ -177,9 +177,11 @@ _FAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
      "the database cannot be opened for writing (read-only file system or permissions): "
      "make the data directory writable by this user and run it again"),
     (("database is locked", "database table is locked", "database is busy",
-      "lock timeout", "deadlock detected", "could not serialize access"),
+      "lock timeout"),
      "the database stayed busy with another process longer than [database] "
      "busy_timeout_ms: run it again"),
+    (("deadlock detected", "could not serialize access"),
+     "the change collided with a concurrent change (deadlock): run it again"),
     (("disk i/o error",),
      "the disk under the database failed a read or write (full, or failing: check df -h "
      "and dmesg), then run it again"),
@@ -202,7 +204,9 @@ def storage_error(exc: BaseException, where: str = "") -> StorageError | None:
         if any(n in low for n in needles):
             at = f" ({where})" if where else ""
             first = " ".join(detail.split())[:160]
-            return StorageError(f"{advice}; the change in progress was rolled back{at} [{first}]")
+            transient = "run it again" in advice and ("busy" in advice or "collided" in advice)
+            return StorageError(f"{advice}; the change in progress was rolled back{at} "
+                                f"[{first}]", transient=transient)
     return None
 
 

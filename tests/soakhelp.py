@@ -180,7 +180,7 @@ class SoakReport:
     @property
     def locked(self) -> int:
         return sum(n for e, n in self.errors.items()
-                   if "locked" in e or "busy" in e)
+                   if "locked" in e or "busy" in e or "collided" in e)
 
     def line(self) -> str:
         errors = sum(self.errors.values())
@@ -237,7 +237,7 @@ def soak(settings: Settings, work: Path, *, seconds: float, seed: int = 1,
     if report.locked:
         report.problems.append(f"'database is locked' reached a user {report.locked} times: "
                                + "; ".join(f"{n}x {e}" for e, n in report.errors.items()
-                                           if "locked" in e or "busy" in e))
+                                           if "locked" in e or "busy" in e or "collided" in e))
 
     with rt.database.scope() as db:
         final = ingest(db, os_principal("root"), [log], zone_name="UTC", final=True)
