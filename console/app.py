@@ -455,6 +455,13 @@ class ConsoleApp(App[None]):
                     self.call_from_thread(on_error or self.show_error, exc)
                 return
             except Exception as exc:
+                from console.db import storage_error
+
+                fault = storage_error(exc)
+                if fault is not None:  # disk full, read-only, busy: say so, it is fixable
+                    if not worker.is_cancelled:
+                        self.call_from_thread(on_error or self.show_error, fault)
+                    return
                 log.exception("service call failed")
                 if not worker.is_cancelled:
                     self.call_from_thread(self.notify, f"Internal error: {type(exc).__name__}. "

@@ -77,3 +77,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+    except Exception as exc:
+        fault = _storage_fault(exc)
+        if fault is None:
+            raise
+        fail(fault.message, fault.exit_code)
+
+
+def _storage_fault(exc: BaseException):
+    """A database or disk fault (full, read-only, busy) as a one-line error, else None."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from console.db import storage_error
+
+    return storage_error(exc)

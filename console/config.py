@@ -31,8 +31,22 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def check_path_text(value: str) -> str:
+    """A path or URL as the OS takes it: no NUL byte."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 class StorageSettings(Section):
     data_dir: str = "var"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a directory")
+        return check_path_text(value)
 
 
 class SslMode(StrEnum):
@@ -58,7 +72,12 @@ class DatabaseSettings(Section):
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
-        return value
+        return check_path_text(value)
+
+    @field_validator("sslrootcert", "sslcert", "sslkey")
+    @classmethod
+    def _paths(cls, value: str) -> str:
+        return check_path_text(value)
 
 
 class SecuritySettings(Section):
@@ -521,8 +540,15 @@ def find_config(flag: str | Path | None = None, env: Mapping[str, str] | None = 
     return None
 
 
+def _key_part(part: object) -> str:
+    """A key as written in TOML; quoted (escapes shown) unless it is a bare key, so a key
+    holding a newline or an escape sequence cannot break the one-line message."""
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_.@-]+", text) else repr(text)
+
+
 def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(part) for part in error["loc"]]
+    loc = [_key_part(part) for part in error["loc"]]
     key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0] if loc else "?"
     kind = error["type"]
     if kind == "extra_forbidden":

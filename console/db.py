@@ -18,13 +18,13 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from console.config import DatabaseSettings
-from console.errors import ConsoleError, SchemaOutdated
+from console.errors import ConfigError, ConsoleError, SchemaOutdated, StorageError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "flowpro_immediate"
@@ -47,14 +47,21 @@ class Database:
                  echo: bool = False) -> None:
         self.settings = settings or DatabaseSettings()
         self.url = normalize_url(url)
-        parsed = make_url(self.url)
-        self.backend = parsed.get_backend_name()
-        if self.backend == "sqlite":
-            self.engine = self._sqlite_engine(parsed.database, echo)
-        elif self.backend == "postgresql":
-            self.engine = self._postgres_engine(echo)
-        else:
-            raise ConsoleError(f"unsupported database {self.backend!r}: use sqlite or postgresql")
+        try:
+            parsed = make_url(self.url)
+            self.backend = parsed.get_backend_name()
+            if self.backend == "sqlite":
+                self.engine = self._sqlite_engine(parsed.database, echo)
+            elif self.backend == "postgresql":
+                self.engine = self._postgres_engine(echo)
+            else:
+                raise ConfigError(f"[database] url: unsupported database {self.backend!r}: "
+                                  "use sqlite:/// or postgresql://")
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            # Not the URL itself in the message: it may hold a password.
+            raise ConfigError(f"[database] url is not a usable database URL "
+                              f"({type(exc).__name__}: {str(exc)[:120]}); use "
+                              "sqlite:///PATH or postgresql://USER@HOST/DB") from None
         self._info: dict[str, object] = {}
         self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
 
@@ -150,7 +157,7 @@ def writing(db: Session) -> Iterator[Session]:
         db.commit()
     db.info[_DEPTH] = 1
     try:
-        db.connection(execution_options={_IMMEDIATE: True})
+        _begin_write(db)
         yield db
         db.commit()
     except BaseException:
@@ -158,6 +165,75 @@ def writing(db: Session) -> Iterator[Session]:
         raise
     finally:
         db.info[_DEPTH] = 0
+
+
+# Database and disk faults a person can fix, by the words the drivers use for them.
+_FAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("database or disk is full", "no space left on device", "could not extend file",
+      "disk full", "could not write to file"),
+     "the disk holding the database is full: free some space (df -h) and run it again"),
+    (("readonly database", "read-only file system", "read-only database",
+      "unable to open database file"),
+     "the database cannot be opened for writing (read-only file system or permissions): "
+     "make the data directory writable by this user and run it again"),
+    (("database is locked", "database table is locked", "database is busy",
+      "lock timeout"),
+     "the database stayed busy with another process longer than [database] "
+     "busy_timeout_ms: run it again"),
+    (("deadlock detected", "could not serialize access"),
+     "the change collided with a concurrent change (deadlock): run it again"),
+    (("disk i/o error",),
+     "the disk under the database failed a read or write (full, or failing: check df -h "
+     "and dmesg), then run it again"),
+    (("file is not a database", "database disk image is malformed"),
+     "the database file is damaged or not a database: restore it from a backup"),
+)
+
+
+def storage_error(exc: BaseException, where: str = "") -> StorageError | None:
+    """A one-line StorageError for a database or disk fault a person can fix (full,
+    read-only, busy, damaged); None for anything else (a bug, to be reported as such)."""
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig) if exc.orig is not None else str(exc)
+    elif isinstance(exc, sqlite3.Error | OSError):
+        detail = str(exc)
+    else:
+        return None
+    low = detail.lower()
+    for needles, advice in _FAULTS:
+        if any(n in low for n in needles):
+            at = f" ({where})" if where else ""
+            first = " ".join(detail.split())[:160]
+            transient = "run it again" in advice and ("busy" in advice or "collided" in advice)
+            return StorageError(f"{advice}; the change in progress was rolled back{at} "
+                                f"[{first}]", transient=transient)
+    return None
+
+
+def describe_bind(db: Session) -> str:
+    try:
+        return db.get_bind().url.render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only used to word an error message
+        return ""
+
+
+BEGIN_ATTEMPTS = 3
+
+
+def _begin_write(db: Session) -> None:
+    """Start the write transaction. On SQLite, BEGIN IMMEDIATE waits up to the busy
+    timeout for the write lock; SQLite's busy handler polls, so under many writers one can
+    lose every race for that long. Nothing has run yet, so trying again is safe: a person
+    waits longer rather than being told 'database is locked'."""
+    for attempt in range(BEGIN_ATTEMPTS):
+        try:
+            db.connection(execution_options={_IMMEDIATE: True})
+            return
+        except OperationalError as exc:
+            locked = "database is locked" in str(exc.orig).lower()
+            if not locked or attempt == BEGIN_ATTEMPTS - 1:
+                raise
+            db.rollback()
 
 
 def backend_of(db: Session) -> str:
@@ -191,6 +267,7 @@ def _alembic_config():
     return cfg
 
 
+CORE_TABLES = frozenset({"users", "roles", "audit_events", "audit_checkpoints"})
 _REVISION_RE = re.compile(r"^revision(?:: str)?\s*=\s*['\"]([^'\"]+)['\"]", re.M)
 _DOWN_RE = re.compile(r"^down_revision(?:: [^=]+)?\s*=\s*(.+)$", re.M)
 
@@ -222,13 +299,20 @@ def schema_state(database: Database) -> SchemaState:
             current = frozenset(
                 row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
             ) if "alembic_version" in tables else frozenset()
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        fault = storage_error(exc, database.display_url)
+        if fault is not None:
+            raise fault from None
         raise ConsoleError(f"cannot open the database {database.display_url}: "
-                           f"{exc.orig}") from None
+                           f"{' '.join(str(exc.orig).split())}") from None
     tables.discard("alembic_version")
+    unknown = frozenset(current - known)
+    # Another application's Alembic history: none of our revisions and none of our core
+    # tables. (A newer console keeps at least the foundation's tables.)
+    alien = bool(current) and unknown == current and not CORE_TABLES <= tables
     return SchemaState(
-        current=current, expected=expected, unknown=frozenset(current - known),
-        foreign=bool(tables) and not current, empty=not tables and not current)
+        current=current, expected=expected, unknown=frozenset() if alien else unknown,
+        foreign=(bool(tables) and not current) or alien, empty=not tables and not current)
 
 
 def ensure_current(database: Database) -> None:

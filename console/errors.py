@@ -70,6 +70,16 @@ class AuthenticationFailed(ConsoleError):
         super().__init__(message)
 
 
+class StorageError(ConsoleError):
+    """The database or the disk under it refused the work (full, read-only, busy, damaged).
+    The transaction was rolled back: nothing was changed. `transient`: running it again
+    may succeed (a lock wait or a deadlock lost to a concurrent change)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 class SchemaOutdated(ConsoleError):
     """The database schema is behind (or ahead of) this version of the console."""
 

@@ -50,8 +50,10 @@ def precheck(settings: Settings, *, restoring: bool = False) -> KeyStore:
     data_dir = settings.data_dir
     if not data_dir.is_dir():
         where = f" (from {settings.source})" if settings.source else ""
-        raise ConfigError(f"data directory {data_dir}{where} does not exist: run "
-                          f"`flowpro-console init --data-dir {data_dir}` first")
+        # A name with a newline or escape in it is quoted, so the message stays one line.
+        shown = str(data_dir) if str(data_dir).isprintable() else repr(str(data_dir))
+        raise ConfigError(f"data directory {shown}{where} does not exist: run "
+                          f"`flowpro-console init --data-dir {shown}` first")
     keys = KeyStore(data_dir)
     keys.check_permissions()
     if not restoring and (data_dir / RESTORING).exists():

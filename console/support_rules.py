@@ -121,6 +121,9 @@ def window_minutes(settings: SupportSettings, hours: float | None) -> int:
         hours = settings.default_hours
     if not math.isfinite(hours) or hours <= 0:
         raise ValidationError("hours", "must be more than 0")
+    if hours > settings.max_hours + 1 / 120:  # before rounding: a huge float overflows it
+        raise ValidationError("hours", f"{hours:g} h is longer than the {settings.max_hours:g} h "
+                              "allowed ([support] max_hours); ask for an extension later")
     minutes = round(hours * 60)
     limit = round(settings.max_hours * 60)
     if minutes < 1:

@@ -64,7 +64,7 @@ def validate_display_name(value: str) -> str:
 
 
 def validate_email(value: str) -> str:
-    if value and (len(value) > 254 or not EMAIL_RE.fullmatch(value)):
+    if value and (len(value) > 254 or not EMAIL_RE.fullmatch(value) or not value.isprintable()):
         raise ValidationError("email", "must look like name@example.com (or be empty)")
     return value
 

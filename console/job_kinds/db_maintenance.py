@@ -24,6 +24,8 @@ from console.db import backend_of
 from console.jobs import Checkpoint, JobContext, JobFailed, JobKind, Params, job_kind
 from console.permissions import Permission
 
+CHECKPOINT_WAIT_MS = 200  # how long the WAL checkpoint may hold up writers
+
 
 class MaintenanceParams(Params):
     pages_per_step: int = Field(default=2000, ge=1, le=1_000_000,
@@ -129,10 +131,13 @@ class DbMaintenance(JobKind[MaintenanceParams, MaintenanceCheckpoint]):
             with ctx.autocommit() as conn:
                 before = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
                 # The pragma frees one page per row stepped, and pysqlite steps a statement
-                # without result columns only once: executescript steps it to the end (in
-                # its own transaction; we are outside one here).
+                # without result columns only once: executescript steps it to the end.
+                # BEGIN IMMEDIATE: in an implicit (deferred) transaction the read-then-write
+                # fails at once with "database is locked" when another process committed
+                # in between, whatever the busy timeout; IMMEDIATE waits for the lock.
                 conn.connection.driver_connection.executescript(
-                    f"PRAGMA incremental_vacuum({int(params.pages_per_step)});")
+                    "BEGIN IMMEDIATE; "
+                    f"PRAGMA incremental_vacuum({int(params.pages_per_step)}); COMMIT;")
                 after = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
             freed = max(0, before - after)
             cp.pages_freed += freed
@@ -141,16 +146,26 @@ class DbMaintenance(JobKind[MaintenanceParams, MaintenanceCheckpoint]):
                 cp.phase += 1
         elif phase == "optimize":
             with ctx.autocommit() as conn:
-                result = conn.exec_driver_sql("PRAGMA optimize")
-                if result.returns_rows:
-                    result.all()
+                # It may run ANALYZE (a write): take the write lock first, as above.
+                conn.connection.driver_connection.executescript(
+                    "BEGIN IMMEDIATE; PRAGMA optimize; COMMIT;")
             cp.optimized = True
             ctx.advance(1, "statistics refreshed")
             cp.phase += 1
         else:
             wal_before = _file_bytes(ctx, "-wal")
             with ctx.autocommit() as conn:
-                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+                # A TRUNCATE checkpoint holds the write lock while it waits for readers,
+                # for as long as the busy timeout: every writer would wait behind it, and
+                # under steady reads time out ('database is locked'). So it may wait only
+                # briefly; when readers are in the way it checkpoints what it can (busy=1).
+                raw = conn.connection.driver_connection
+                raw.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+                try:
+                    busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    raw.execute("PRAGMA busy_timeout="
+                                f"{int(ctx.settings.database.busy_timeout_ms)}")
             cp.wal = {"busy": int(busy), "bytes_before": wal_before or 0,
                       "bytes_after": _file_bytes(ctx, "-wal") or 0}
             cp.file_bytes_after = _disk_bytes(ctx)

@@ -190,16 +190,16 @@ def parse_when(value: str, now: datetime, zone: object = None) -> datetime:
     text = value.strip().lower().removeprefix("last ").strip()
     if text == "now":
         return now
-    if len(text) >= 2 and text[:-1].isdigit() and text[-1] in _UNITS:
-        return now - timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
     try:
+        if len(text) >= 2 and text[:-1].isdigit() and text[-1] in _UNITS:
+            return now - timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone) if zone is not None else parsed.astimezone()
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or too far back or ahead to be one
         raise ValueError(f"{value!r} is not a time: use e.g. 15m, 1h, 2d (ago), now, "
                          "2026-11-22 or 2026-11-22 14:05") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone) if zone is not None else parsed.astimezone()
-    return parsed.astimezone(UTC)
 
 
 def parse_levels(value: str) -> frozenset[int]:

@@ -108,6 +108,9 @@ class _Plan:
             self.origins = store.origins(self.db)
             origin = self.origins.get(row[2])
         message, prefix, extra = row[3], row[4], row[5]
+        if self.pg:
+            message, prefix, extra = store.from_pg(message), store.from_pg(prefix), \
+                store.from_pg(extra)
         extra_doc = orjson.loads(extra) if extra else None
         if self.masked:
             message, prefix = mask_text(message), mask_text(prefix)

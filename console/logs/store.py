@@ -10,6 +10,7 @@ agree on what a word is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -31,6 +32,31 @@ from console.logs.common import (
 from models.logs import LogOrigin, LogPartition
 
 COLUMNS = "id, level, origin, message, prefix, extra, file_id, line"
+
+# PostgreSQL text cannot hold NUL, and a log line may (binary junk, C strings). There NUL is
+# stored as U+E001 and the escape U+E000 doubles itself (U+E000 U+E000, U+E000 U+E001), so
+# every line reads back exactly as it was written. SQLite stores NUL as it is.
+_PG_ESC, _PG_NUL = "\ue000", "\ue001"
+_PG_SPECIAL = re.compile("[\x00\ue000\ue001]")
+_PG_ESCAPED = re.compile("\ue000(.)|\ue001", re.S)
+
+
+def to_pg(value: str | None) -> str | None:
+    """Text as PostgreSQL stores it (see above); unchanged unless it holds NUL, U+E000
+    or U+E001."""
+    if value is None or not _PG_SPECIAL.search(value):
+        return value
+    return _PG_SPECIAL.sub(lambda m: _PG_NUL if m.group() == "\x00" else _PG_ESC + m.group(),
+                           value)
+
+
+def from_pg(value: str | None) -> str | None:
+    """The inverse of to_pg."""
+    if value is None or (_PG_ESC not in value and _PG_NUL not in value):
+        return value
+    return _PG_ESCAPED.sub(lambda m: m.group(1) if m.group(1) is not None else "\x00", value)
+
+
 PG_WORDS = "to_tsvector('simple'::regconfig, regexp_replace(message, '[^[:alnum:]]+', ' ', 'g'))"
 FTS_HASHSIZE = 64 << 20  # bytes of pending index kept in memory: fewer, larger segments
 _PG_PARTITION_LOCK = 0x46500004  # advisory lock id serializing partition creation
@@ -214,8 +240,10 @@ def insert_entries(db: Session, key: str, file_id: int | None, columns: Columns,
                    extras[part] if extras is not None else repeat(None), repeat(file_id),
                    lines[part])
         with conn.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS}) FROM STDIN") as copy:
-            write = copy.write_row
+            write, special = copy.write_row, _PG_SPECIAL.search
             for row in rows:
+                if special(row[3]) or special(row[4]) or (row[5] and special(row[5])):
+                    row = (*row[:3], to_pg(row[3]), to_pg(row[4]), to_pg(row[5]), *row[6:])
                 write(row)
         return
     if extras is None:  # fewer parameters to bind: a quarter less time per row
@@ -253,8 +281,9 @@ def append_message(db: Session, entry_id: int, addition: str) -> bool:
                      {"i": entry_id}).scalar()
     if old is None:
         return False
-    new = old + addition
-    if not is_pg(db):
+    pg = is_pg(db)
+    new = old + (to_pg(addition) if pg else addition)
+    if not pg:
         fts = fts_of(key)
         db.execute(text(f"INSERT INTO {fts}({fts}, rowid, message) VALUES ('delete', :i, :m)"),
                    {"i": entry_id, "m": old})
@@ -295,6 +324,8 @@ def origin_ids(db: Session, keys: Iterable[tuple[str, str, str]],
         if key in cache:
             continue
         source, host, program = key
+        if is_pg(db):
+            source, host, program = to_pg(source), to_pg(host), to_pg(program)
         row = db.exec(select(LogOrigin).where(LogOrigin.source == source,
                                               LogOrigin.host == host,
                                               LogOrigin.program == program)).first()
@@ -315,6 +346,8 @@ class Origin(NamedTuple):
 def origins(db: Session) -> dict[int, Origin]:
     """Every origin by id (plain SQL: read on every page fetch)."""
     rows = db.execute(text("SELECT id, source, host, program FROM log_origins")).all()
+    if is_pg(db):
+        return {r[0]: Origin(r[0], from_pg(r[1]), from_pg(r[2]), from_pg(r[3])) for r in rows}
     return {r[0]: Origin(*r) for r in rows}
 
 
