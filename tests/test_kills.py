@@ -15,10 +15,10 @@ from tests.killhelp import JOB_CASES, kill_ingest, kill_job_runs, write_log
 pytestmark = pytest.mark.integration
 
 POINTS = int(os.environ.get("FLOWPRO_KILL_POINTS", "20"))
-# VACUUM of every table (db-maintenance) and export steps cost seconds per run on
+# VACUUM of every table (db-maintenance), export and retention steps cost seconds per run on
 # PostgreSQL: the suite kills those at 8 points there, bench/reliability.py at 20 (as every
 # other case here). FLOWPRO_KILL_POINTS sets both.
-PG_SLOW = {"db-maintenance", "export"}
+PG_SLOW = {"db-maintenance", "export", "retention"}
 PG_POINTS = int(os.environ.get("FLOWPRO_KILL_POINTS", "8"))
 SEED = int(os.environ.get("FLOWPRO_KILL_SEED", "9"))
 
