@@ -35,6 +35,24 @@ def printable(value: object, *, max_len: int | None = None) -> str:
     return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
 
 
+def json_safe(line: str) -> str:
+    """A line of JSON with every non-printable character (C1 controls, BIDI overrides and
+    other format characters, which JSON encoders leave raw) written as a `\\uXXXX` escape:
+    the same JSON value, but nothing in it can act on a terminal."""
+    if line.isprintable():
+        return line
+    out = []
+    for ch in line:
+        if ch.isprintable() or ch in "\n\r\t":
+            out.append(ch)
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:  # outside the BMP: a surrogate pair, as JSON spells it
+            code = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    return "".join(out)
+
+
 def literal(value: object, *, style: str = "", max_len: int | None = None) -> Text:
     """A Rich Text that shows `value` exactly (no markup, no escapes interpreted)."""
     return Text(printable(value, max_len=max_len), style=style, no_wrap=True, end="")

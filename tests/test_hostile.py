@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 from datetime import UTC, datetime
@@ -244,3 +245,18 @@ async def test_hostile_text_is_shown_literally_in_the_console(runtime, db, root,
                 break
         assert "[red]Mallory[/red] $accent" in screen_text(app), screen_text(app)
         assert app.is_running  # the [@click=app.quit] text did not quit anything
+
+
+def test_json_lines_on_standard_output_carry_no_raw_terminal_controls(installation,
+                                                                      tmp_path) -> None:
+    """orjson leaves C1 controls and BIDI overrides raw; the CLI escapes them (same JSON)."""
+    message = "evil \u202e reversed \u009b31m csi \x1b[31m red \U0001f600 \u2028 end"
+    log = tmp_path / "h.log"
+    log.write_text(f"Nov 20 10:00:00 srv1 app[1]: {message}\n", encoding="utf-8")
+    cfg = write_config(installation, tmp_path / "config.toml")
+    assert run_cli("logs", "ingest", str(log), "--source", "hostile", config=cfg).code == 0
+    result = run_cli("logs", "search", "--source", "hostile", "--format", "jsonl", config=cfg)
+    assert result.code == 0, result.err
+    line = result.out.strip()
+    assert line.isprintable() and "\U0001f600" in line  # printable text stays as it is
+    assert json.loads(line)["message"] == message

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,12 +57,29 @@ def build_filter(state: CliState, levels: str | None, sources: tuple[str, ...],
         raise ValidationError("filter", str(exc)) from None
 
 
+class _Escaping:
+    """Standard output through `escape`: JSON Lines always get C1 and BIDI characters as
+    \\u escapes (the same JSON); CSV on a terminal gets every control shown, not obeyed."""
+
+    def __init__(self, out: Any, escape: Callable[[str], str]) -> None:
+        self.out, self.escape = out, escape
+
+    def write(self, text: str) -> int:
+        return self.out.write(self.escape(text))
+
+
 def _print(entries, fmt: str, tz: str) -> None:
-    from console.display import local_time, printable
+    from console.display import json_safe, local_time, printable
     from console.logs.export import write_entries
 
     if fmt in ("jsonl", "csv"):
-        write_entries(iter(entries), sys.stdout, fmt)
+        out: Any = sys.stdout
+        if fmt == "jsonl":
+            out = _Escaping(sys.stdout, json_safe)
+        elif sys.stdout.isatty():
+            out = _Escaping(sys.stdout, lambda text: "\r\n".join(
+                printable(part) for part in text.split("\r\n")))
+        write_entries(iter(entries), out, fmt)
         sys.stdout.flush()
         return
     for e in entries:
