@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from console.logs.ingest import ingest
 from console.principal import os_principal
 from console.runtime import Runtime, open_runtime
 from tests.conftest import ADMIN_PASSWORD
-from tests.sshdhelp import SSH, SshdWorld
+from tests.sshdhelp import ROOT, SSH, SshdWorld
 from tests.tmuxhelp import Tmux
 
 # Personal data in the logs that a support engineer without pii.read must never see.
@@ -93,6 +95,15 @@ class E2eWorld:
                 f"exec {self.console} --config {self.config}"]
         return self.terminal(name, argv, **kwargs)
 
+    def admin_terminal_with_test_jobs(self, name: str = "admin-jobs", **kwargs) -> Tmux:
+        """The same, with the test job kinds (tests/jobkinds.py) installed in the console."""
+        start = ("import sys, tests.jobkinds; from console.cli import main; "
+                 "sys.argv[0] = 'flowpro-console'; main()")
+        remote = (f"cd {shlex.quote(str(ROOT))} && PYTHONPATH={shlex.quote(str(ROOT))} exec "
+                  f"{shlex.quote(sys.executable)} -c {shlex.quote(start)} --config {self.config}")
+        argv = [*self.world.ssh_argv(self.admin_key, "-tt", user="root"), remote]
+        return self.terminal(name, argv, **kwargs)
+
     def engineer_terminal(self, name: str = "engineer", **kwargs) -> Tmux:
         """`ssh -tt fp-support@server` with the engineer's key: the gate's forced command."""
         return self.terminal(name, [*self.world.ssh_argv(self.engineer_key, "-tt")], **kwargs)
@@ -129,6 +140,12 @@ class E2eWorld:
             tmux.close()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def audit_verify(e2e: E2eWorld) -> subprocess.CompletedProcess[str]:
+    """`flowpro-console audit verify` through the installed console, as root."""
+    return subprocess.run([str(e2e.console), "--config", str(e2e.config), "audit", "verify"],
+                          capture_output=True, text=True, timeout=120)
 
 
 def log_in(tmux: Tmux, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
