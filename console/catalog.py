@@ -62,14 +62,29 @@ class PiiColumn:
     name: str
     rule: Anonymize
     token: str = "[redacted]"
+    # When a row links several people (a sale: its customer and its cashier), whose
+    # personal data this column is; None: the row's only subject, or nobody's in particular.
+    of: SubjectKind | None = None
+
+
+class LinkMatch(StrEnum):
+    """How a link column names its data subject."""
+
+    ID = "id"  # the column holds the subject's id
+    FORMAT = "format"  # the column holds `form` filled with the id, e.g. "employee:{id}"
+    MENTIONS = "mentions"  # free text that mentions the subject's `mentions` profile values
 
 
 @dataclass(frozen=True)
 class SubjectLink:
-    """`column` of this category's table holds the id of a data subject of `kind`."""
+    """`column` of this category's table names a data subject of `kind` (by default it
+    holds the subject's id; see LinkMatch for the other ways)."""
 
     kind: SubjectKind
     column: str
+    match: LinkMatch = LinkMatch.ID
+    form: str = "{id}"  # LinkMatch.FORMAT
+    mentions: tuple[str, ...] = ()  # LinkMatch.MENTIONS: columns of the subject's profile
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,13 @@ class Category:
         return next((c for c in self.pii if c.name == name), None)
 
     def links_to(self, kind: SubjectKind) -> tuple[SubjectLink, ...]:
+        """The columns that hold the id of a subject of `kind` (LinkMatch.ID links)."""
+        return tuple(link for link in self.subject_links
+                     if link.kind == kind and link.match is LinkMatch.ID)
+
+    def all_links_to(self, kind: SubjectKind) -> tuple[SubjectLink, ...]:
+        """Every way this category names a subject of `kind` (ids, formatted references
+        such as an audit target, mentions in free text): what a subject export follows."""
         return tuple(link for link in self.subject_links if link.kind == kind)
 
 
@@ -133,12 +155,16 @@ CATEGORIES: tuple[Category, ...] = (
         "POS sales transactions",
         subject_links=(SubjectLink(SubjectKind.CUSTOMER, "customer_id"),
                        SubjectLink(SubjectKind.EMPLOYEE, "cashier_id")),
-        pii=(PiiColumn("card_last4", Anonymize.NULL), PiiColumn("total_cents", Anonymize.KEEP),
+        pii=(PiiColumn("card_last4", Anonymize.NULL, of=SubjectKind.CUSTOMER),
+             PiiColumn("total_cents", Anonymize.KEEP),
              PiiColumn("customer_id", Anonymize.PSEUDONYM)),
         legal_minimum_days=6 * YEAR, legal_minimum_basis="sales tax records: 6 years"),
     Category(
         CategoryName.AUDIT_EVENTS, "Audit trail", AuditEvent, "at", Owner.CONSOLE,
         "Every change, denial, login and sensitive read in the console",
+        subject_links=(
+            SubjectLink(SubjectKind.EMPLOYEE, "target", LinkMatch.FORMAT, form="employee:{id}"),
+            SubjectLink(SubjectKind.CUSTOMER, "target", LinkMatch.FORMAT, form="customer:{id}")),
         legal_minimum_days=1 * YEAR, legal_minimum_basis="security accountability: 1 year"),
     Category(
         CategoryName.SUPPORT_SESSIONS, "Support sessions", SupportSession, "started_at",
@@ -155,6 +181,11 @@ CATEGORIES: tuple[Category, ...] = (
         "from the entry's time. Stored in monthly partitions: retention deletes by dropping "
         "whole months (console.logs.retention.purge_before), never row by row. Messages may "
         "hold personal data: masked for readers without pii.read",
+        subject_links=(
+            SubjectLink(SubjectKind.EMPLOYEE, "message", LinkMatch.MENTIONS,
+                        mentions=("employee_no", "email", "phone")),
+            SubjectLink(SubjectKind.CUSTOMER, "message", LinkMatch.MENTIONS,
+                        mentions=("customer_no", "email", "phone"))),
         disposal=Disposal.PARTITIONS),
 )
 

@@ -13,6 +13,7 @@ from console.catalog import CATEGORIES, Category, Disposal
 from console.masking import mask_text
 from console.permissions import Permission
 from console.principal import Principal
+from console.requests.register import DueSummary, due_summary
 from console.support_rules import READ_PERMISSIONS
 from console.support_views import GrantView, current_access
 from models.audit import AuditEvent
@@ -36,6 +37,8 @@ class Overview:
     sessions: list[LoginSession] = field(default_factory=list)
     # Who has FlowPro support access right now (for support.grant/approve, audit.read).
     support_access: list[GrantView] | None = None
+    # Data-subject requests overdue and due soon (for requests.manage).
+    requests: DueSummary | None = None
 
 
 def category_stats(db: Session, cat: Category) -> CategoryStats:
@@ -50,11 +53,13 @@ def category_stats(db: Session, cat: Category) -> CategoryStats:
     return CategoryStats(cat.name.value, cat.title, cat.owner.value, int(rows), oldest, newest)
 
 
-def overview(db: Session, actor: Principal, *, events: int = 8) -> Overview:
+def overview(db: Session, actor: Principal, *, events: int = 8,
+             due_soon_days: int = 7) -> Overview:
     """Counts per data category for everyone logged in; recent audit events for holders of
     audit.read; open sessions for holders of users.read; who has FlowPro support access
-    now for staff who govern or audit it. Raises SessionEnded if the actor's session is
-    over."""
+    now for staff who govern or audit it; data-subject requests overdue or due within
+    `due_soon_days` for holders of requests.manage. Raises SessionEnded if the actor's
+    session is over."""
     permissions = actor.effective_permissions()
     if actor.is_vendor and not permissions:  # outside a support session: nothing to see
         return Overview()
@@ -70,4 +75,5 @@ def overview(db: Session, actor: Principal, *, events: int = 8) -> Overview:
                 event.actor, event.target = mask_text(event.actor), mask_text(event.target)
     if Permission.USERS_READ in permissions:
         result.sessions = active_sessions(db)
+    result.requests = due_summary(db, actor, due_soon_days)
     return result

@@ -40,9 +40,13 @@ def make_database(settings: Settings, keys: KeyStore | None = None) -> Database:
     return database
 
 
-def precheck(settings: Settings) -> KeyStore:
+RESTORING = "RESTORE-IN-PROGRESS"  # in the data dir while a restore is not finished
+
+
+def precheck(settings: Settings, *, restoring: bool = False) -> KeyStore:
     """What can be refused without touching the database: a missing data directory, a
-    missing or insecure key file."""
+    missing or insecure key file, a restore that has not finished (its database may
+    still hold people erased since the backup)."""
     data_dir = settings.data_dir
     if not data_dir.is_dir():
         where = f" (from {settings.source})" if settings.source else ""
@@ -50,12 +54,18 @@ def precheck(settings: Settings) -> KeyStore:
                           f"`flowpro-console init --data-dir {data_dir}` first")
     keys = KeyStore(data_dir)
     keys.check_permissions()
+    if not restoring and (data_dir / RESTORING).exists():
+        raise ConfigError(f"a database restore in {data_dir} has not finished, so the "
+                          "erasure ledger is not re-applied yet: run `flowpro-console "
+                          "requests reapply-erasures` (or the restore again)")
     return keys
 
 
-def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
-    """Open an initialized installation. Raises ConfigError / SchemaOutdated with the fix."""
-    keys = precheck(settings)
+def open_runtime(settings: Settings, *, check_schema: bool = True,
+                 restoring: bool = False) -> Runtime:
+    """Open an initialized installation. Raises ConfigError / SchemaOutdated with the fix.
+    `restoring`: the restore and `requests reapply-erasures` may open it mid-restore."""
+    keys = precheck(settings, restoring=restoring)
     database = make_database(settings, keys)
     if check_schema:
         from console.db import ensure_current

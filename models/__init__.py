@@ -1,4 +1,14 @@
 """SQLModel tables only, one module per domain. Importing `models` registers every table."""
 
-from models import audit, business, identity, jobs, logs, support  # noqa: F401
+from models import (  # noqa: F401
+    audit,
+    business,
+    exports,
+    identity,
+    jobs,
+    logs,
+    requests,
+    retention,
+    support,
+)
 from models.types import UTCDateTime  # noqa: F401

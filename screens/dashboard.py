@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -24,6 +25,9 @@ class DashboardScreen(AreaScreen):
                          id="support-title")
             yield DataTable(id="support-access", cursor_type="row")
             yield Static("", id="support-none", classes="hint")
+            yield Static("Data-subject requests due", classes="section-title",
+                         id="requests-title")
+            yield DataTable(id="requests-due", cursor_type="row")
             yield Static("Data under governance", classes="section-title")
             yield DataTable(id="categories", cursor_type="row", zebra_stripes=True)
             yield Static("Recent audit events", classes="section-title", id="events-title")
@@ -38,6 +42,8 @@ class DashboardScreen(AreaScreen):
             "Time", "Actor", "Action", "Target", "Outcome")
         self.query_one("#sessions", DataTable).add_columns(
             "User", "Channel", "From", "Since")
+        self.query_one("#requests-due", DataTable).add_columns(
+            "#", "Kind", "Person", "Due", "")
         support = self.query_one("#support-access", DataTable)
         for label, key in (("Engineer", "engineer"), ("Scope", "scope"), ("Until", "until"),
                            ("Left", "left"), ("Grant", "grant")):
@@ -47,11 +53,13 @@ class DashboardScreen(AreaScreen):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.call(dashboard.overview, on_done=self._show)
+        self.call(dashboard.overview, on_done=self._show,
+                  due_soon_days=self.console.settings.requests.due_soon_days)
 
     def _show(self, data: dashboard.Overview) -> None:
         tz = self.console.settings.ui.timezone
         self._show_support(data, tz)
+        self._show_requests(data)
         table = self.query_one("#categories", DataTable)
         table.clear()
         for c in data.categories:
@@ -74,6 +82,21 @@ class DashboardScreen(AreaScreen):
             self.query_one(f"#{part}-title").display = visible
             self.query_one(f"#{part}").display = visible
 
+
+    def _show_requests(self, data: dashboard.Overview) -> None:
+        """Overdue first, then due soon; the section hides when nothing is due."""
+        table = self.query_one("#requests-due", DataTable)
+        table.clear()
+        due = data.requests
+        rows = [*due.overdue, *due.due_soon] if due else []
+        for r in rows:
+            when = (Text(f"OVERDUE {-r.days_left}d", style="bold reverse") if r.overdue
+                    else Text("today" if r.days_left == 0 else f"in {r.days_left}d",
+                              style="bold"))
+            table.add_row(f"#{r.id}", r.kind, literal(r.subject), str(r.due_on), when,
+                          key=f"request:{r.id}")
+        self.query_one("#requests-title").display = bool(rows)
+        table.display = bool(rows)
 
     def _show_support(self, data: dashboard.Overview, tz: str) -> None:
         table = self.query_one("#support-access", DataTable)

@@ -15,7 +15,7 @@ from models.support import SupportGrant
 from tests.conftest import ADMIN, ADMIN_PASSWORD
 from tests.supporthelp import GOOD, add_engineer, log_in, support_session, totp_now
 from tests.tuihelp import log_in as tui_log_in
-from tests.tuihelp import screen_text, settle, table_rows, wait_for_screen
+from tests.tuihelp import screen_text, settle, table_rows, wait_for_screen, wait_until
 
 
 async def wait_for_end(pilot, app: ConsoleApp, seconds: float = 5.0) -> str:
@@ -108,21 +108,20 @@ async def test_admin_approves_with_a_shorter_window(runtime, db) -> None:
         assert rows[0][:4] == [str(request.id), "fp-jane", "jobs.read,logs.read", "4 h"]
         assert "anna.berg@example.com" in rows[0][-1]  # staff with pii.read see it
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, app, lambda: bool(app.screen.query("#hours")), "the approve form")
         form = app.screen
         hours = form.query_one("#hours")
+        submit = form.query_one("#submit")
         hours.value = "5"
-        await pilot.pause(0.1)
-        assert "at most the 4 h asked for" in screen_text(app)
-        assert form.query_one("#submit").disabled
+        await wait_until(pilot, app, lambda: "at most the 4 h asked for" in screen_text(app),
+                         "the too-long window refused")
+        assert submit.disabled
         hours.value = "1.5"
-        await pilot.pause(0.1)
-        assert not form.query_one("#submit").disabled
+        await wait_until(pilot, app, lambda: not submit.disabled, "submit enabled")
         form.query_one("#scope").deselect("jobs.read")
         await pilot.pause(0.1)
-        form.query_one("#submit").press()
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "ConfirmScreen"
+        submit.press()
+        await wait_for_screen(pilot, app, "ConfirmScreen")
         assert "fp-jane gets logs.read for 1.5 h" in screen_text(app)
         await pilot.press("enter")
         await settle(pilot, app)

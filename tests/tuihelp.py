@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
@@ -50,3 +51,13 @@ def table_rows(app: ConsoleApp, selector: str) -> list[list[str]]:
 def screen_text(app: ConsoleApp) -> str:
     """What the terminal shows, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())  # noqa: SLF001
+
+
+async def wait_until(pilot: Pilot, app: ConsoleApp, check: Callable[[], bool], what: str,
+                     timeout: float = 10) -> None:
+    """Poll until `check()` holds: under load a fixed pause is sometimes too short."""
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}; screen shows:\n{screen_text(app)}")

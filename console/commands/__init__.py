@@ -18,4 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("jobs", "jobs"),
     "scheduler": ("jobs", "scheduler"),
     "logs": ("logs", "logs"),
+    "export": ("export", "export"),
+    "backup": ("backup", "backup"),
+    "requests": ("requests", "requests"),
 }
