@@ -1,5 +1,6 @@
 """What the SSH runs found, pinned down through Pilot: keys typed ahead at the login screen
-land in the right field, and no screen's key bar is cut off at 80x24 (it wraps)."""
+land in the right field, no screen's key bar is cut off at 80x24 (it wraps), and the nav
+bar never breaks an area's key from its title."""
 
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ async def test_every_area_shows_its_whole_key_bar(runtime, size: tuple[int, int]
             await pilot.press(area.key)
             await wait_for_screen(pilot, app, area.screen)
             await settle(pilot, app)
+            top = "\n".join(screen_text(app).split("\n")[1:3])
+            for other in app.visible_areas():  # the nav bar wraps between areas only
+                assert f"{other.key} {other.title}" in top, top
             shown = [b.description for _ns, b, enabled, _t in
                      app.screen.active_bindings.values() if b.show]
             bottom = "\n".join(screen_text(app).split("\n")[-4:])
