@@ -42,3 +42,10 @@ def test_screenshot_script_saves_every_area(tmp_path: Path) -> None:
     session = (out / "support-session.svg").read_text(encoding="utf-8")
     assert "SUPPORT&#160;ACCESS" in session
     assert f"{len(expected)} screenshots" in done.stdout
+
+
+def test_readme_shows_every_area() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in [a.id for a in AREAS if a.available] + ["login", "support-session"]:
+        assert f"(docs/screenshots/{name}.svg)" in readme, f"README misses {name}.svg"
+        assert (ROOT / "docs" / "screenshots" / f"{name}.svg").is_file(), name
