@@ -127,9 +127,7 @@ class E2eWorld:
                                       f"ssh authorized-keys {self.world.user}")
             files = subprocess.run(["ls", "-la", str(self.world.base / "data")],
                                    capture_output=True, text=True).stdout
-            files += subprocess.run(["sqlite3", str(self.world.base / "data" / "console.db"),
-                                     "select * from support_grants; select id, user_id from ssh_keys; select id, username, kind, disabled from users"],
-                                    capture_output=True, text=True).stdout
+            files += "\n".join(map(str, _rows(self.world.base / "data" / "console.db")))
             raise AssertionError(f"{exc}\n--- sshd log ---\n{self.world.sshd_log()}"
                                  f"\n--- console.log ---\n{errors}\n--- the gate now ---\n"
                                  f"{gate.returncode} {gate.stdout}{gate.stderr}\n"
@@ -140,6 +138,17 @@ class E2eWorld:
             tmux.close()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _rows(path: Path) -> list[tuple]:
+    """Grants, keys and accounts as the database holds them (for a failure's report)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return [*conn.execute("SELECT id, engineer_id, scope, starts_at, ends_at, ended_at "
+                              "FROM support_grants"),
+                *conn.execute("SELECT id, user_id FROM ssh_keys"),
+                *conn.execute("SELECT id, username, kind, disabled FROM users")]
 
 
 def audit_verify(e2e: E2eWorld) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ it, through `ssh -tt` inside tmux)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import shutil
@@ -31,6 +32,7 @@ SSHD, SSH, KEYGEN = "/usr/sbin/sshd", shutil.which("ssh"), shutil.which("ssh-key
 ROOT = Path(__file__).resolve().parent.parent
 # What the client may pass to the console through ssh (sshd's AcceptEnv): colour choice.
 CLIENT_ENV = ("NO_COLOR",)
+_WORLDS = itertools.count(1)
 
 
 def unavailable(reason: str) -> None:
@@ -55,7 +57,8 @@ class SshdWorld:
     owns, the console wrapper sshd may run, and sshd itself."""
 
     def __init__(self) -> None:
-        self.user = f"fpsup{os.getpid()}"[:32]
+        # Unique per world: a worker may hold two at once (a module's shared one and a test's).
+        self.user = f"fpsup{os.getpid()}x{next(_WORLDS)}"[:32]
         # sshd accepts an AuthorizedKeysCommand only if it and every directory above it are
         # root-owned and not writable by others: so not under /tmp (and /run may be noexec).
         self.base = Path(tempfile.mkdtemp(prefix="flowpro-sshd-", dir="/var/lib"))
