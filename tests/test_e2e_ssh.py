@@ -72,9 +72,10 @@ def create_engineer_account(admin: Tmux) -> None:
     admin.keys("Tab", "Tab", "Enter")  # email left empty; the kind opens
     admin.wait_for("vendor", "service")
     admin.keys("Down", "Enter")  # staff -> vendor
-    admin.wait_for("vendor")
+    admin.wait_for("service", absent=True)  # the list of kinds closed
     admin.keys("Tab")  # the roles
     pick(admin, listed(form, r"▌ (\w+)  "), "support")
+    admin.wait_for("Add a user", "vendor")
     admin.keys("Tab", "Enter")  # Save
     admin.wait_for("Temporary password for fp-jane", timeout=30)  # shown once
     admin.keys("Escape")
