@@ -4,6 +4,11 @@ Each event stores `prev_hash` and `hash = SHA-256(prev_hash || canonical(event))
 are serialized (SQLite: the write transaction is BEGIN IMMEDIATE; PostgreSQL: a transaction
 advisory lock) so two processes can never fork the chain. Checkpoints sign
 (last event id, chain hash, time) with the installation's Ed25519 key.
+
+Retention purges the oldest events (from the start of the chain only). In the same
+transaction it signs an *anchor*: every event up to `last_purged_id` is gone and the chain
+continues from `last_purged_hash`. `verify` starts from the newest valid anchor, so the
+trail still verifies after a purge, and deleting any further event is still detected.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from console.keys import KeyStore, verify_signature
 from console.permissions import Permission
 from console.principal import Principal
 from models.audit import AuditCheckpoint, AuditEvent
+from models.retention import AuditAnchor
 
 GENESIS = "0" * 64
 _PG_CHAIN_LOCK = 0x46500001  # advisory lock id that serializes appends on PostgreSQL
@@ -138,6 +144,34 @@ def checkpoint(db: Session, actor: Principal, keys: KeyStore) -> AuditCheckpoint
         return _write_checkpoint(db, keys, last)
 
 
+def _anchor_payload(last_id: int, last_hash: str, purged: int, at: datetime) -> bytes:
+    return (f"flowpro-audit-anchor\n{last_id}\n{last_hash}\n{purged}\n"
+            f"{at.isoformat(timespec='microseconds')}").encode()
+
+
+def advance_anchor(db: Session, keys: KeyStore, *, last_id: int, last_hash: str, purged: int,
+                   retention_run_id: int) -> AuditAnchor:
+    """Inside the transaction that purged events up to `last_id` (whose hash was
+    `last_hash`): sign that the chain now starts after it. One anchor per retention run,
+    moved forward by each of its batches."""
+    if not db.info.get("flowpro_write_depth"):
+        raise RuntimeError("audit.advance_anchor must run inside console.db.writing()")
+    anchor = db.exec(select(AuditAnchor).where(
+        AuditAnchor.retention_run_id == retention_run_id)).first()
+    if anchor is None:
+        anchor = AuditAnchor(at=clock.now(), last_purged_id=last_id, last_purged_hash=last_hash,
+                             purged=0, retention_run_id=retention_run_id, key_id=keys.key_id,
+                             signature="")
+    anchor.at, anchor.last_purged_id, anchor.last_purged_hash = clock.now(), last_id, last_hash
+    anchor.purged += purged
+    anchor.key_id = keys.key_id
+    anchor.signature = keys.sign(_anchor_payload(last_id, last_hash, anchor.purged,
+                                                 anchor.at)).hex()
+    db.add(anchor)
+    db.flush()
+    return anchor
+
+
 @dataclass
 class VerifyReport:
     ok: bool
@@ -147,19 +181,21 @@ class VerifyReport:
     reason: str = ""
     unsigned_tail: int = 0
     notes: list[str] = field(default_factory=list)
+    purged_through: int | None = None  # events up to this id were purged by retention
 
     def summary(self) -> str:
         if self.ok:
             tail = (f"; {self.unsigned_tail} newest event(s) not yet covered by a checkpoint"
                     if self.unsigned_tail else "")
-            return (f"OK: {self.events} events, chain intact, {self.checkpoints} signed "
-                    f"checkpoint(s) valid{tail}")
+            start = (f" (events up to #{self.purged_through} purged by retention, signed "
+                     "anchor valid)" if self.purged_through is not None else "")
+            return (f"OK: {self.events} events{start}, chain intact, {self.checkpoints} "
+                    f"signed checkpoint(s) valid{tail}")
         where = f"event {self.bad_event_id}" if self.bad_event_id is not None else "trail"
         return f"FAILED at {where}: {self.reason}"
 
 
-def _events(db: Session) -> Iterator[AuditEvent]:
-    after = 0
+def _events(db: Session, after: int = 0) -> Iterator[AuditEvent]:
     while True:
         batch = db.exec(select(AuditEvent).where(col(AuditEvent.id) > after)
                         .order_by(col(AuditEvent.id)).limit(5000)).all()
@@ -198,9 +234,25 @@ def _verify(db: Session, actor: Principal, keys: KeyStore) -> VerifyReport:
                                 f"bad signature on checkpoint {cp.id} (covering events up "
                                 f"to {cp.last_event_id}): the checkpoint was altered or not "
                                 "made with this installation's key")
+    anchors = db.exec(select(AuditAnchor).order_by(col(AuditAnchor.last_purged_id))).all()
+    for anchor in anchors:
+        payload = _anchor_payload(anchor.last_purged_id, anchor.last_purged_hash,
+                                  anchor.purged, anchor.at)
+        try:
+            signature = bytes.fromhex(anchor.signature)
+        except ValueError:
+            signature = b""
+        if anchor.key_id != keys.key_id or not verify_signature(public, signature, payload):
+            return VerifyReport(False, 0, len(checkpoints), anchor.last_purged_id,
+                                f"bad signature on the retention anchor {anchor.id} (events "
+                                f"up to {anchor.last_purged_id} purged): it was altered or not "
+                                "made with this installation's key")
+    start = anchors[-1] if anchors else None
     by_last = {cp.last_event_id: cp for cp in checkpoints}
     prev_hash, prev_id, count = GENESIS, 0, 0
-    for event in _events(db):
+    if start is not None:
+        prev_hash, prev_id = start.last_purged_hash, start.last_purged_id
+    for event in _events(db, prev_id):
         if event_hash(event.prev_hash, event) != event.hash:
             return VerifyReport(False, count, len(checkpoints), event.id,
                                 "edited: its content no longer matches its hash")
@@ -228,7 +280,8 @@ def _verify(db: Session, actor: Principal, keys: KeyStore) -> VerifyReport:
     signed_to = max((cp.last_event_id for cp in checkpoints), default=0)
     tail = db.exec(select(func.count()).select_from(AuditEvent)
                    .where(col(AuditEvent.id) > signed_to)).one()
-    return VerifyReport(True, count, len(checkpoints), unsigned_tail=int(tail))
+    return VerifyReport(True, count, len(checkpoints), unsigned_tail=int(tail),
+                        purged_through=start.last_purged_id if start else None)
 
 
 @service("audit.read")

@@ -108,9 +108,45 @@ class UiSettings(Section):
         return check_zone(value)
 
 
+LOG_FORMATS = ("auto", "jsonl", "syslog", "apache-access", "apache-error", "python", "generic")
+
+
+class LogSource(Section):
+    """One `[logs.sources.<name>]` table: files the `logs-ingest` job reads, stored under
+    the source name `<name>`."""
+
+    paths: tuple[str, ...] = Field(min_length=1, strict=False)
+    format: str = "auto"
+    enabled: bool = True
+
+    @field_validator("paths")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r} is not an absolute path (or glob pattern)")
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"unknown format {value!r}; use one of: {', '.join(LOG_FORMATS)}")
+        return value
+
+
 class LogsSettings(Section):
     timezone: str = "local"
     follow_poll_seconds: float = Field(default=1.0, ge=0.05, le=60, strict=False)
+    sources: dict[str, LogSource] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, LogSource]) -> dict[str, LogSource]:
+        for name in value:
+            if not name.strip() or len(name) > 64 or "," in name:
+                raise ValueError(f"source name {name!r} must be 1-64 characters without commas")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -397,6 +433,13 @@ class AgreementSettings(Section):
         return None if value == "" else value
 
 
+# Schedules every installation has unless its config says otherwise: retention applies
+# its policies daily (`[schedules.retention] enabled = false` turns it off).
+DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
+    "retention": {"kind": "retention", "when": "daily 02:30"},
+}
+
+
 class Settings(Section):
     """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
 
@@ -409,13 +452,22 @@ class Settings(Section):
     support: SupportSettings = SupportSettings()
     jobs: JobsSettings = JobsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
-    schedules: dict[str, ScheduleEntry] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleEntry] = Field(default_factory=lambda: {
+        name: ScheduleEntry(**entry) for name, entry in DEFAULT_SCHEDULES.items()})
     exports: ExportsSettings = ExportsSettings()
     backups: BackupsSettings = BackupsSettings()
     requests: RequestsSettings = RequestsSettings()
     retention: RetentionSettings = RetentionSettings()
     agreement: AgreementSettings = AgreementSettings()
     keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schedules", mode="before")
+    @classmethod
+    def _default_schedules(cls, value: Any) -> Any:
+        # The built-in schedules stay unless the file names them (say, to disable one).
+        if isinstance(value, Mapping):
+            return {**DEFAULT_SCHEDULES, **value}
+        return value
 
     @field_validator("schedules")
     @classmethod

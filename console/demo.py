@@ -254,7 +254,7 @@ def create_demo(data_dir: Path, plan: DemoPlan, *, progress: Progress | None = N
         Seeder(plan, clock.now().date(), progress).run(runtime.database.engine)
         with runtime.database.scope() as db:
             seed_demo_logs(db, actor, data_dir / "demo-logs", clock.now(),
-                           settings.logs.timezone)
+                           settings.logs.timezone, seed=plan.seed)
     finally:
         runtime.close()
     return settings

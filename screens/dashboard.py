@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 
 from console import clock, dashboard
 from console.display import literal, local_time
+from console.retention import termination
 from screens.base import AreaScreen
 from screens.widgets.support_banner import countdown
 
@@ -21,6 +22,7 @@ class DashboardScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dashboard-body"):
+            yield Static("", id="agreement")
             yield Static("FlowPro support access now", classes="section-title",
                          id="support-title")
             yield DataTable(id="support-access", cursor_type="row")
@@ -50,6 +52,7 @@ class DashboardScreen(AreaScreen):
             support.add_column(label, key=key)
         self.support_until: dict[str, object] = {}
         self.set_interval(1.0, self._countdown)
+        self._agreement()
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -114,6 +117,23 @@ class DashboardScreen(AreaScreen):
         none = self.query_one("#support-none", Static)
         none.display = shown and not data.support_access
         none.update("Nobody from FlowPro has access right now.")
+
+    def _agreement(self) -> None:
+        """The service agreement's end: days left, or the termination workflow's cue."""
+        line = self.query_one("#agreement", Static)
+        days = termination.countdown(self.console.settings)
+        line.display = days is not None
+        if days is None:
+            return
+        end = self.console.settings.agreement.end_date
+        if days > 0:
+            text = f"Service agreement ends {end}: {days} day{'s' if days != 1 else ''} left"
+        else:
+            since = "today" if days == 0 else f"{-days} day{'s' if days != -1 else ''} ago"
+            text = (f"Service agreement ended {end} ({since}): termination mode — "
+                    "Retention area, key t, or `flowpro-console termination status`")
+        line.update(literal(text))
+        line.set_class(days <= 30, "warning-line")
 
     def _countdown(self) -> None:
         table = self.query_one("#support-access", DataTable)

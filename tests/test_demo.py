@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import select
 
 from console.config import load_settings
 from console.demo import DEMO_PASSWORD, DemoPlan, create_demo
+from console.logs.demo import write_demo_logs
 from console.runtime import open_runtime
 from models.business import AttendanceRecord, Employee, PayrollRecord, SaleTransaction
 from tests.clihelp import run_cli
@@ -44,3 +46,19 @@ def test_same_seed_same_data(tmp_path: Path) -> None:
     create_demo(tmp_path / "a", plan)
     create_demo(tmp_path / "b", plan)
     assert counts(tmp_path / "a" / "config.toml") == counts(tmp_path / "b" / "config.toml")
+    first = log_messages(tmp_path / "a" / "config.toml")
+    assert len(first) > 1000 and first == log_messages(tmp_path / "b" / "config.toml")
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # the seed drives the logs too
+    three = [p.read_bytes() for p in write_demo_logs(tmp_path / "l3", now, seed=3)]
+    assert three == [p.read_bytes() for p in write_demo_logs(tmp_path / "l3b", now, seed=3)]
+    assert three != [p.read_bytes() for p in write_demo_logs(tmp_path / "l4", now, seed=4)]
+
+
+def log_messages(config: Path) -> list[str]:
+    """Every stored log message, sorted (times follow the moment of seeding)."""
+    runtime = open_runtime(load_settings(config, env={}))
+    with runtime.database.scope() as db:
+        tables = db.execute(text("SELECT table_name FROM log_partitions")).scalars().all()
+        found = [m for t in tables for m in db.execute(text(f"SELECT message FROM {t}")).scalars()]
+    runtime.close()
+    return sorted(found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,13 +21,16 @@ def parse(fmt: Format, line: str, ref: datetime = REF):
     return make_parser(fmt, UTC, ref, "here").parse(line)
 
 
-def entries(fmt: Format, text: str | bytes, ref: datetime = REF) -> Chunk:
+def entries(fmt: Format, text: str | bytes, ref: datetime = REF) -> SimpleNamespace:
+    """Every chunk's entries as (ts, level, host, program, message, prefix, extra, source,
+    line) tuples, with the unparsed count and leading continuation lines."""
     import io
 
     data = text.encode() if isinstance(text, str) else text
     assembler = Assembler(make_parser(fmt, UTC, ref, "here"), fmt, 0)
-    chunks = list(read_chunks(io.BytesIO(data), assembler, offset=0, line_no=0, final=True))
-    merged = Chunk()
+    chunks: list[Chunk] = list(read_chunks(io.BytesIO(data), assembler, offset=0, line_no=0,
+                                           final=True))
+    merged = SimpleNamespace(entries=[], unparsed=0, leading=[])
     for c in chunks:
         merged.entries += c.entries
         merged.unparsed += c.unparsed
@@ -156,3 +160,42 @@ def test_user_input_parsing() -> None:
     assert parse_levels("warn+") == {0, 1, 2, 3, 4}
     with pytest.raises(ValueError, match="unknown level"):
         parse_levels("loud")
+
+
+def test_times_on_daylight_saving_days_follow_the_zone() -> None:
+    # Times are worked out per day and cached: the days the offset changes take the
+    # exact path, so each time gets the offset in force at that moment.
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    syslog = make_parser(Format.SYSLOG, berlin, REF, "here")
+    python = make_parser(Format.PYTHON, berlin, REF, "here")
+    for month, day, hour, minute in ((3, 29, 1, 59), (3, 29, 3, 0), (3, 29, 23, 59),
+                                     (3, 30, 0, 0), (10, 25, 1, 30), (10, 25, 3, 30),
+                                     (6, 1, 12, 0), (1, 1, 0, 0)):
+        wall = datetime(2026, month, day, hour, minute, 7, tzinfo=berlin)
+        line = f"{wall:%b} {wall.day:2d} {wall:%H:%M:%S} h p: x"
+        assert from_us(syslog.parse(line)[0]) == wall, line
+        line = f"{wall:%Y-%m-%d %H:%M:%S},250 - app - INFO - x"
+        assert from_us(python.parse(line)[0]) == wall.replace(microsecond=250000), line
+    assert syslog.parse("Nov 22 24:00:00 h p: x") is None  # no such time: not an entry
+    assert syslog.parse("Nov 31 10:00:00 h p: x") is None
+
+
+def test_rollups_count_the_same_for_sparse_and_dense_times() -> None:
+    """Dense times are counted per 5-minute slice, sparse ones entry by entry: both give
+    every (bucket, level, source) its exact count."""
+    parser = make_parser(Format.SYSLOG, UTC, datetime(2026, 11, 22, tzinfo=UTC), "here")
+    base = 1_790_000_000 * 1_000_000
+    for gap_s in (1, 3600):  # dense: 300 entries per bucket; sparse: one per hour
+        assembler = Assembler(parser, Format.SYSLOG, 0, source="app")
+        assembler.origin_keys = [("app", "h1", ""), ("db", "h2", "")]
+        ts = tuple(base + i * gap_s * 1_000_000 for i in range(900))
+        levels = tuple(3 if i % 7 == 0 else 6 for i in range(900))
+        origins = [i % 2 for i in range(900)]
+        expected: dict = {}
+        for t, lv, o in zip(ts, levels, origins, strict=True):
+            key = (t // 300_000_000, lv, ("app", "db")[o])
+            expected[key] = expected.get(key, 0) + 1
+        assert dict(assembler._rollups(ts, levels, origins, in_order=True)) == expected
+        assert dict(assembler._rollups(ts, levels, origins, in_order=False)) == expected

@@ -236,9 +236,12 @@ def test_follow_sees_appended_lines(db, root, tmp_path: Path) -> None:
     time.sleep(0)  # (no timing assertions)
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "spawned"])
 def test_parsing_in_a_second_process_gives_the_same_entries(db, root, tmp_path: Path,
-                                                             monkeypatch) -> None:
+                                                             monkeypatch, forked: bool) -> None:
     import console.logs.ingest as ingest_module
+    import console.logs.reader as reader_module
+    import console.logs.worker as worker_module
 
     text = syslog_lines(T0, 3000, step=0.5)
     one = write(tmp_path / "one.log", text)
@@ -247,6 +250,9 @@ def test_parsing_in_a_second_process_gives_the_same_entries(db, root, tmp_path: 
     sequential = run(db, root, one)
     monkeypatch.setattr(ingest_module, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(ingest_module, "_spare_core", lambda: True)
+    # a process with threads starts `python -m console.logs.worker`; else it forks
+    monkeypatch.setattr(worker_module, "can_fork", lambda: forked)
+    monkeypatch.setattr(reader_module, "CHUNK_LINES", 700)  # several chunks through the pipe
     parallel = run(db, root, two)
     assert parallel.entries == sequential.entries + 1 == 3001
     rows = list(iter_entries(db, root, LogFilter()))
@@ -287,3 +293,38 @@ def test_a_follower_sees_rows_arriving_in_the_current_month(db, root, tmp_path: 
     run(db, root, log)
     later = fetch(db, root, errors, anchor=cursor, direction="newer")
     assert len(later.entries) == 1 and later.entries[0].message.endswith("#3")
+
+
+def test_times_going_back_and_files_sharing_seconds_keep_ids_unique_and_in_time(
+        db, root, tmp_path: Path) -> None:
+    # a file whose time goes back (two writers), then one whose seconds all repeat the
+    # first file's: their ids are fitted among the stored ones, each at its own time
+    shuffled = syslog_lines(T0 + timedelta(seconds=60), 20, step=1) + \
+        syslog_lines(T0, 20, step=1, host="early")
+    run(db, root, write(tmp_path / "a.log", shuffled))
+    run(db, root, write(tmp_path / "b.log", syslog_lines(T0, 80, step=1, host="other")))
+    entries = list(iter_entries(db, root, LogFilter()))
+    ids = [e.id for e in entries]
+    assert len(ids) == len(set(ids)) == 120 and ids == sorted(ids)
+    for e in entries:  # each entry keeps the second its line says
+        number = int(e.message.rsplit("#", 1)[1])
+        offset = 60 if e.host == "srv01" else 0
+        assert e.ts.replace(microsecond=0) == T0 + timedelta(seconds=offset + number)
+    for host in ("srv01", "early", "other"):  # and, within a second, the file's order
+        numbers = [int(e.message.rsplit("#", 1)[1]) for e in entries if e.host == host]
+        assert numbers == sorted(numbers)
+    assert approximate_count(db, root, LogFilter()) == 120
+    assert len(all_ids(db, root, LogFilter(text="disk"))) == 2 + 2 + 8
+
+
+def test_continuation_lines_with_nothing_to_continue_are_kept(db, root, tmp_path: Path) -> None:
+    log = write(tmp_path / "app.log", "  at the top, indented\n"
+                                      "Traceback (most recent call last):\n"
+                                      "Nov  1 10:00:00 h app: first entry\n")
+    report = run(db, root, log)
+    assert report.entries == 3 and report.unparsed == 2
+    entries = list(iter_entries(db, root, LogFilter()))
+    assert [e.message for e in entries[:2]] == ["  at the top, indented",
+                                                "Traceback (most recent call last):"]
+    assert [e.level for e in entries] == [Level.UNKNOWN, Level.UNKNOWN, Level.INFO]
+    assert fetch(db, root, LogFilter(text="indented")).entries

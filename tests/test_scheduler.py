@@ -251,7 +251,8 @@ enabled = false
 """)
     proc = schedulers(cfg)
     started = proc.wait_for_log("scheduler started")
-    assert started["schedules"] == {"tick": "every 1 second"}
+    # The built-in daily retention schedule is there too.
+    assert started["schedules"] == {"retention": "daily 02:30", "tick": "every 1 second"}
 
     def finished() -> list[JobRun]:
         db.rollback()
@@ -290,7 +291,8 @@ when = "daily 03:30"
 params = { pages_per_step = 500 }
 """)
     result = run_cli("config", "check", config=good)
-    assert result.code == 0 and "schedules: 1 enabled of 1 (nightly: daily 03:30)" in result.out
+    assert result.code == 0 and ("schedules: 2 enabled of 2 (retention: daily 02:30, nightly: "
+                                 "daily 03:30)") in result.out, result.out
     bad = write_config(installation, tmp_path / "bad.toml", extra="""
 [schedules.nightly]
 kind = "db-maintenance"

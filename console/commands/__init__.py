@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("jobs", "jobs"),
     "scheduler": ("jobs", "scheduler"),
     "logs": ("logs", "logs"),
+    "retention": ("retention", "retention"),
+    "termination": ("retention", "termination"),
     "export": ("export", "export"),
     "backup": ("backup", "backup"),
     "requests": ("requests", "requests"),

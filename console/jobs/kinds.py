@@ -14,6 +14,7 @@ import pkgutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
@@ -228,9 +229,10 @@ def describe(kind: JobKind[Any, Any]) -> KindInfo:
                 hasattr(annotation, "__members__"):
             choices = tuple(m.value for m in annotation.__members__.values())  # type: ignore[attr-defined]
             kind_name = "choice"
-        params.append(ParamInfo(name=name, type=kind_name,
-                                default=None if field.is_required() else field.get_default(
-                                    call_default_factory=True),
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        if isinstance(default, Enum):  # shown and offered as its value, like the choices
+            default = default.value
+        params.append(ParamInfo(name=name, type=kind_name, default=default,
                                 required=field.is_required(),
                                 description=field.description or "", choices=choices))
     return KindInfo(kind.name, kind.title or kind.name, kind.description,

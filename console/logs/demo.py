@@ -43,6 +43,8 @@ TRACE = ('Traceback (most recent call last):\n  File "/opt/flowpro/payroll/run.p
 
 def write_demo_logs(directory: Path, now: datetime, *, days: int = 3, per_hour: int = 120,
                     seed: int = 7) -> list[Path]:
+    """Write the demo files; returns their paths. The same seed gives the same lines, at
+    the same times relative to `now`."""
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     start = now - timedelta(days=days)
@@ -94,8 +96,10 @@ def write_demo_logs(directory: Path, now: datetime, *, days: int = 3, per_hour: 
     files = [directory / "flowpro.jsonl", directory / "syslog.1.gz", directory / "syslog",
              directory / "worker.log"]
     files[0].write_text("\n".join(app_lines) + "\n", encoding="utf-8")
-    with gzip.open(files[1], "wt", encoding="utf-8") as fh:
-        fh.write("\n".join(sys_lines[:half]) + "\n")
+    # The gzip header's time is `now` (not the clock), so the same seed writes the same bytes.
+    with open(files[1], "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=int(now.timestamp())) as fh:
+        fh.write(("\n".join(sys_lines[:half]) + "\n").encode("utf-8"))
     files[2].write_text("\n".join(sys_lines[half:]) + "\n", encoding="utf-8")
     files[3].write_text("\n".join(py_lines) + "\n", encoding="utf-8")
     stamp = now.timestamp()
@@ -105,9 +109,9 @@ def write_demo_logs(directory: Path, now: datetime, *, days: int = 3, per_hour: 
 
 
 def seed_demo_logs(db: Session, actor: Principal, directory: Path, now: datetime,
-                   zone_name: str = "local") -> int:
+                   zone_name: str = "local", *, seed: int = 7) -> int:
     """Write the demo log files into `directory` and ingest them; returns the entries."""
-    files = write_demo_logs(directory, now)
+    files = write_demo_logs(directory, now, seed=seed)
     sources = {"flowpro.jsonl": None, "syslog.1.gz": "syslog", "syslog": "syslog",
                "worker.log": "worker"}
     total = 0

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import orjson
 
 from console.logs.common import Format, Level, parse_level
-from console.logs.timeparse import MONTHS, Clock, _offset
+from console.logs.timeparse import HOUR_MINUTE, MONTHS, Clock, _offset
 
 
 class Parsed(NamedTuple):
@@ -131,36 +131,61 @@ class Syslog(Parser):
 
     def __init__(self, clock: Clock, host: str | None = None) -> None:
         super().__init__(clock, host)
-        # The hot path: bound methods and the per-second cache looked up once.
-        self._match = self.BSD.match
-        self._stamps = clock._cache  # noqa: SLF001
+        self.parse = self._parser()  # type: ignore[method-assign]
 
-    def parse(self, line: str) -> Parsed | None:
-        if line[:1] == "<" and (m := self.RFC5424.match(line)) is not None:
-            return self._rfc5424(line, m)
-        m = self._match(line)
-        if m is None:
-            return None
-        pri, stamp, host, program = m.group(1, 2, 3, 4)
-        ts = self._stamps.get(stamp)
-        if ts is None:
-            ts = self.clock.bsd(stamp) if stamp[3] == " " else self.clock.iso(stamp)
-            if ts is None:
+    def parse(self, line: str) -> Parsed | None:  # replaced per instance by _parser()
+        return self._parser()(line)
+
+    def _parser(self) -> Callable[[str], Parsed | None]:
+        """The hot path, as a closure: every name it uses is a local or a cell."""
+        match, match_5424, rfc5424 = self.BSD.match, self.RFC5424.match, self._rfc5424
+        clock, days, into_day = self.clock, self.clock._bsd_days, HOUR_MINUTE  # noqa: SLF001
+        words, word_level, info = _WORDS.search, _WORD_LEVEL, int(Level.INFO)
+        # Whole stamps seen lately -> time: lines of a busy log share their second.
+        seen: dict[str, int] = {}
+        seen_get = seen.get
+
+        def parse(line: str) -> Parsed | None:
+            m = match(line)
+            if m is None:
+                if line[:1] == "<" and (m := match_5424(line)) is not None:
+                    return rfc5424(line, m)
                 return None
-        end = m.end()
-        message = line[end:]
-        if pri:
-            level = int(pri) & 7
-        else:  # guess_level, inlined: most lines hold none of the words
-            low = message[:400].lower()
-            level = Level.INFO
-            if "err" in low or "fail" in low or "warn" in low or "crit" in low \
-                    or "fatal" in low or "emerg" in low or "alert" in low or "panic" in low:
-                found = _WORDS.search(low)
-                if found:
-                    level = _WORD_LEVEL[found.group(1)]
-        # A plain tuple in Parsed's field order.
-        return (ts, level, host, program or "", message, line[:end], None, None)  # type: ignore[return-value]
+            pri, stamp, host, program = m.group(1, 2, 3, 4)
+            ts = seen_get(stamp)
+            if ts is None:
+                if stamp[3] == " ":  # RFC 3164: the day's start, plus the time into it
+                    start = days.get(stamp[:6])
+                    into = into_day.get(stamp[7:12])
+                    sec = int(stamp[13:15])
+                    if start is None or into is None or start < 0 or sec > 59:
+                        ts = clock.bsd(stamp)
+                    else:
+                        ts = (start + into + sec) * 1_000_000
+                else:
+                    ts = clock.iso(stamp)
+                if ts is None:
+                    return None
+                if len(seen) >= 4096:
+                    seen.clear()
+                seen[stamp] = ts
+            end = m.end()
+            message = line[end:]
+            if pri:
+                level = int(pri) & 7
+            else:  # guess_level, inlined: most lines hold none of the words
+                low = message[:400].lower()
+                level = info
+                if "err" in low or "fail" in low or "warn" in low or "crit" in low \
+                        or "fatal" in low or "emerg" in low or "alert" in low \
+                        or "panic" in low:
+                    found = words(low)
+                    if found:
+                        level = word_level[found.group(1)]
+            # A plain tuple in Parsed's field order.
+            return (ts, level, host, program or "", message, line[:end], None, None)  # type: ignore[return-value]
+
+        return parse
 
     def _rfc5424(self, line: str, m: re.Match[str]) -> Parsed | None:
         pri, _version, stamp, host, app, procid, msgid = m.groups()
@@ -251,6 +276,8 @@ class ApacheAccess(Parser):
             ts = self.clock.wall(int(m.group(6)), MONTHS.get(m.group(5), 0) or 1,
                                  int(m.group(4)), int(m.group(7)), int(m.group(8)),
                                  int(m.group(9)), zone)
+            if len(self.clock._cache) >= 1 << 16:  # noqa: SLF001 - bounded
+                self.clock._cache.clear()  # noqa: SLF001
             self.clock._cache[stamp] = ts  # noqa: SLF001
         status = m.group(12)
         level = Level.ERROR if status[0] == "5" else Level.WARNING if status[0] == "4" \

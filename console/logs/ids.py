@@ -1,62 +1,53 @@
 """Entry ids: the time in microseconds << SEQ_BITS, plus a sequence for entries sharing a
-microsecond, never colliding with what is stored (see console.logs.common)."""
+microsecond, never colliding with what is stored (see console.logs.common).
+
+The reader proposes ids for a file read in time order (console.logs.reader.Assembler);
+when those cannot be taken as they are (the file's time went back, or other files put
+entries in the same time range), `fit_ids` places them among the stored ones."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlmodel import Session
 
 from console.logs import store
-from console.logs.common import SEQ_BITS, month_bounds, month_key
+from console.logs.common import SEQ_BITS
+
+GAP_US = 3600 * 1_000_000  # times this far apart are looked up separately
 
 
-class IdAllocator:
-    """Gives each entry the smallest free id at or after (its time << SEQ_BITS): entries
-    sharing a microsecond get consecutive ids. Runs inside the chunk's write transaction,
-    so the ids already stored (by anyone) are known exactly: a candidate at or below the
-    newest stored id of its month is checked against the stored ids around it."""
+def fit_ids(db: Session, times: Sequence[int]) -> list[int]:
+    """Ids for `times` (microseconds, ascending): each the smallest id at or after its
+    time's first id that is above the one before and not stored yet. Inside the caller's
+    write transaction, so what is stored is known exactly.
 
-    WINDOW_BITS = 34  # ids loaded per look-up: about 16 seconds of entries
-
-    def __init__(self, db: Session) -> None:
-        self.db = db
-        self.next: dict[int, int] = {}
-        self.overflow: set[int] = set()  # ids past their microsecond's 1024
-        self.maxima: dict[str, int] = {}
-        self.windows: dict[int, set[int]] = {}
-        self.lo, self.hi, self.key, self.max = 0, -1, "", -1
-
-    def month(self, i: int) -> str:
-        """Make i's month current (bounds, newest stored id); returns its key."""
-        key = month_key(i)
-        if key not in self.maxima:
-            self.maxima[key] = store.max_id(self.db, key) or -1
-        self.lo, self.hi = month_bounds(key)
-        self.key, self.max = key, self.maxima[key]
-        return key
-
-    def _taken(self, i: int) -> bool:
-        window = i >> self.WINDOW_BITS
-        if window not in self.windows:
-            lo = window << self.WINDOW_BITS
-            self.windows[window] = store.taken_ids(self.db, lo, lo + (1 << self.WINDOW_BITS) - 1)
-        return i in self.windows[window]
-
-    def _used(self, i: int, candidate: int) -> bool:
-        if i in self.overflow:
-            return True
-        slot = i >> SEQ_BITS << SEQ_BITS
-        return slot != candidate and slot <= i < self.next.get(slot, slot)
-
-    def alloc(self, candidate: int) -> int:
-        i = self.next.get(candidate, candidate)
-        if not self.lo <= i < self.hi:
-            self.month(i)
-        if i <= self.max or self.overflow or i - candidate >= 1 << SEQ_BITS:
-            while self._used(i, candidate) or (i <= self.max and self._taken(i)):
-                i += 1
-                if i >= self.hi:
-                    self.month(i)
-            if i - candidate >= 1 << SEQ_BITS:
-                self.overflow.add(i)
-        self.next[candidate] = i + 1
-        return i
+    The stored ids are read per cluster of times (no gap over an hour), so a stray
+    timestamp years away does not read everything in between."""
+    ids: list[int] = []
+    previous = -1
+    start, n = 0, len(times)
+    while start < n:
+        end = start + 1
+        while end < n and times[end] - times[end - 1] <= GAP_US:
+            end += 1
+        lo = max(times[start] << SEQ_BITS, previous + 1)
+        hi = (times[end - 1] << SEQ_BITS) + 2 * (end - start)
+        while True:  # hi must cover every id given: widen it when taken ids push past it
+            taken = store.stored_ids(db, lo, hi)
+            given, last = [], previous
+            for t in times[start:end]:
+                i = t << SEQ_BITS
+                if i <= last:
+                    i = last + 1
+                while i in taken:
+                    i += 1
+                given.append(i)
+                last = i
+            if last <= hi:
+                break
+            hi = last + 2 * (end - start)
+        ids.extend(given)
+        previous = last
+        start = end
+    return ids

@@ -14,7 +14,6 @@ import os
 import re
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,32 +26,21 @@ from console.contract import service
 from console.db import writing
 from console.display import zone
 from console.errors import Conflict, ValidationError
-from console.logs import store
-from console.logs.common import (
-    SEQ_BITS,
-    SPANS,
-    Format,
-    Level,
-    from_us,
-    month_bounds,
-    month_key,
-    month_label,
-    ts_us,
-)
+from console.logs import reader, store
+from console.logs.common import Format, from_us, ts_us
 from console.logs.formats import make_parser
-from console.logs.ids import IdAllocator
+from console.logs.load import ChunkLoader, with_orphans
 from console.logs.reader import (
     Chunk,
-    can_fork,
+    ParseJob,
     detect,
     fingerprint,
     first_line,
     is_gzip,
     parse_file,
-    parse_file_in_child,
     sample,
 )
-from console.logs.reader import spare_core as _spare_core  # tests replace it
+from console.logs.worker import parse_in_worker
 from console.permissions import Permission
 from console.principal import Principal
 from models.logs import LogFile
@@ -78,6 +66,7 @@ class FileResult:
     from_offset: int = 0
     to_offset: int = 0
     note: str = ""  # new | resumed | rotated from ... | truncated | unchanged | skipped: why
+    complete: bool = True  # False: stopped early (time budget or stop request); call again
 
 
 @dataclass
@@ -100,6 +89,12 @@ class IngestReport:
     @property
     def lines_per_second(self) -> float:
         return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+
+def _spare_core() -> bool:
+    """Whether to parse in a second process: when there is a second core. Even when other
+    work keeps both busy, two processes get a larger share of them than one."""
+    return (os.cpu_count() or 1) > 1
 
 
 def derive_source(path: Path) -> str:
@@ -125,8 +120,7 @@ class FileIngest:
         self.zone_name = zone_name
         self.final = final
         self.state: LogFile | None = None
-        self.origins: dict[tuple[str, str, str], int] = {}
-        self.known_months: set[str] = set()
+        self.loader: ChunkLoader | None = None
         self.host = socket.gethostname()
 
     def prepare(self) -> bool:
@@ -193,14 +187,17 @@ class FileIngest:
     def chunks(self) -> Iterator[Chunk]:
         state = self.state
         assert state is not None
-        args = (str(self.path), self.fmt.value, self.zone_name,
-                min(self.mtime_us, ts_us(clock.now())), self.mtime_us, self.host,
-                state.offset, state.lines, bool(self.final))
+        job = ParseJob(path=str(self.path.resolve()), fmt=self.fmt.value,
+                       zone_name=self.zone_name,
+                       reference_us=min(self.mtime_us, ts_us(clock.now())),
+                       fallback_us=self.mtime_us, host=self.host, source=state.source,
+                       offset=state.offset, line_no=state.lines, final=bool(self.final),
+                       last_id=state.last_entry_id or 0, max_lines=reader.CHUNK_LINES)
         remaining = self.path.stat().st_size - (0 if self.gz else state.offset)
-        if remaining >= PARALLEL_BYTES and _spare_core() and can_fork():
-            yield from parse_file_in_child(args)
+        if remaining >= PARALLEL_BYTES and _spare_core():
+            yield from parse_in_worker(job)
         else:
-            yield from parse_file(*args)
+            yield from parse_file(job)
 
     def store_chunk(self, chunk: Chunk, *, audit_now: bool,
                     follow: FollowAudit | None = None) -> None:
@@ -217,26 +214,26 @@ class FileIngest:
             else:
                 db.add(state)
                 db.flush()
-            entries = chunk.entries
             leading = chunk.leading
             if leading and state.last_entry_id is not None and \
                     store.append_message(db, state.last_entry_id, "\n" + "\n".join(leading)):
                 result.appended += len(leading)
             elif leading:  # nothing to continue: keep them as entries of their own
-                first = chunk.end_line - chunk.lines + 1
-                orphans = [(chunk.last_ts, Level.UNKNOWN, None, "", line, "", None, None,
-                            first + i) for i, line in enumerate(leading)]
-                entries = orphans + entries
-                chunk.unparsed += len(orphans)
-            self._insert(entries)
+                chunk = with_orphans(chunk, state.source, self.host)
+            if self.loader is None:
+                self.loader = ChunkLoader(db, state.id)
+            last = self.loader.store(chunk)
+            if last is not None:
+                state.last_entry_id = last
+            entries = len(chunk)
             state.offset, state.lines = chunk.end_offset, chunk.end_line
-            state.entries += len(entries)
+            state.entries += entries
             state.unparsed += chunk.unparsed
             state.path = str(self.path)
             state.last_read_at = clock.now()
             db.add(state)
             result.lines += chunk.lines
-            result.entries += len(entries)
+            result.entries += entries
             result.unparsed += chunk.unparsed
             result.to_offset = chunk.end_offset
             details = {"format": result.format, "source": result.source,
@@ -244,74 +241,12 @@ class FileIngest:
                        "lines": result.lines, "entries": result.entries,
                        "unparsed": result.unparsed, "note": result.note}
             if follow is not None:
-                details = follow.add(str(self.path), chunk, len(entries), details)
+                details = follow.add(str(self.path), chunk, entries, details)
             if audit_now:
                 if follow is not None:
                     follow.pending.pop(str(self.path), None)
                 audit.record(db, self.actor, "logs.ingest", target=str(self.path)[:255],
                              details=details)
-
-    def _insert(self, entries: list[tuple]) -> None:
-        if not entries:
-            return
-        db, state = self.db, self.state
-        assert state is not None and state.id is not None
-        file_source, host, file_id = state.source, self.host, state.id
-        keys = {(e[7] or file_source, e[2] or host, e[3]) for e in entries}
-        store.origin_ids(db, keys, self.origins)
-        origins = self.origins
-        allocator = IdAllocator(db)
-        alloc, nxt = allocator.alloc, allocator.next
-        by_month: dict[str, list[tuple]] = {}
-        counts: dict[tuple[int, int, str], int] = {}
-        last_id = None
-        key, rows, lo, hi = "", None, 0, -1
-        top = -1  # highest id given in this chunk; the fast path stays above every other
-        for ts, level, e_host, program, message, prefix, extra, source, line in entries:
-            src = source or file_source
-            candidate = ts << SEQ_BITS if ts > 0 else 0
-            entry_id = nxt.get(candidate, candidate)
-            if entry_id > top and lo <= entry_id < hi and entry_id > allocator.max \
-                    and entry_id - candidate < 1 << SEQ_BITS:
-                nxt[candidate] = entry_id + 1  # fast path: in order, nothing stored here
-            else:
-                entry_id = alloc(candidate)
-                if not lo <= entry_id < hi:
-                    key = month_key(entry_id)
-                    lo, hi = month_bounds(key)
-                    rows = by_month.setdefault(key, [])
-                    allocator.month(entry_id)
-            if entry_id > top:
-                top = entry_id
-            rows.append((entry_id, level, origins[(src, e_host or host, program)],  # type: ignore[union-attr]
-                         message, prefix, extra, file_id, line))
-            bucket = (ts // 300_000_000, level, src)
-            counts[bucket] = counts.get(bucket, 0) + 1
-            last_id = entry_id
-        for key, rows in by_month.items():
-            store.ensure_partition(db, key, self.known_months)
-            store.insert_rows(db, key, rows)
-            db.execute(text("UPDATE log_partitions SET rows = rows + :n WHERE month = :m"),
-                       {"n": len(rows), "m": month_label(key)})
-        add_rollups(db, counts)
-        state.last_entry_id = last_id
-
-
-def add_rollups(db: Session, counts: dict[tuple[int, int, str], int]) -> None:
-    """Add 5-minute (bucket index, level, source) counts to every rollup resolution."""
-    merged: Counter[tuple[int, int, int, str]] = Counter()
-    for (bucket5, level, source), n in counts.items():
-        start = bucket5 * 300
-        for span in SPANS:
-            merged[(span, start - start % span, level, source[:64])] += n
-    if merged:
-        db.execute(text(
-            "INSERT INTO log_rollups (span, bucket, level, source, count) "
-            "VALUES (:span, :bucket, :level, :source, :n) "
-            "ON CONFLICT (span, bucket, level, source) "
-            "DO UPDATE SET count = log_rollups.count + excluded.count"),
-            [{"span": s, "bucket": b, "level": int(lv), "source": src, "n": n}
-             for (s, b, lv, src), n in merged.items()])
 
 
 @dataclass
@@ -353,14 +288,18 @@ def flush_follow_audit(db: Session, actor: Principal, follow: FollowAudit) -> in
 def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Format.AUTO,
            source: str | None = None, zone_name: str = "local",
            progress: Progress | None = None, final: bool | None = None,
-           follow: FollowAudit | None = None) -> IngestReport:
+           follow: FollowAudit | None = None, budget_seconds: float | None = None,
+           stop: Callable[[], bool] | None = None) -> IngestReport:
     """Read what is new in each file into the store; returns what was read.
 
     Needs jobs.run (the OS owner holds it). `fmt` auto-detects per new file; `source`
     names the system (default: from the file name, or the `system` field of JSON Lines).
     One audit event per file that had new lines (when `follow` is given: at most one per
     file every `follow.every` seconds, covering everything since the previous one; the
-    rest by `flush_follow_audit`). Raises ValidationError for a missing or unreadable path and
+    rest by `flush_follow_audit`). With `budget_seconds` or `stop`, reading ends with the
+    chunk during which the budget ran out or `stop()` turned true (at least one chunk is
+    stored per call): that file's result says `complete=False`, the files after it are not
+    read, and the next call goes on from there. Raises ValidationError for a missing or unreadable path and
     Conflict when another process is ingesting the same file.
     """
     actor.require(Permission.JOBS_RUN)
@@ -368,31 +307,63 @@ def ingest(db: Session, actor: Principal, paths: list[Path], *, fmt: Format = Fo
         raise ValidationError("source", "must not be empty")
     started = time.perf_counter()
     report = IngestReport()
+
+    def out_of_time() -> bool:
+        return (budget_seconds is not None and time.perf_counter() - started >= budget_seconds) \
+            or (stop is not None and stop())
+
     for path in paths:
         job = FileIngest(db, actor, Path(path), fmt, source and source.strip()[:64],
                          zone_name, final)
         report.files.append(job.result)
         if not job.prepare():
             continue
-        chunks = job.chunks()
-        current = next(chunks, None)
-        touched = False
-        while current is not None:
-            following = next(chunks, None)
-            last = following is None
-            due = last
-            if follow is not None:
-                now = time.monotonic()
-                due = last and now - follow.last.get(str(path), 0.0) >= follow.every
-                if due:
-                    follow.last[str(path)] = now
-            before = job.result.to_offset
-            job.store_chunk(current, audit_now=due, follow=follow)
-            touched = True
-            if progress is not None:
-                progress(current.end_offset - before, str(path))
-            current = following
+        try:
+            touched = _store_all(job, path, follow, progress, out_of_time)
+        finally:
+            if job.loader is not None:
+                job.loader.finish()
         if not touched and job.result.note == "resumed":
             job.result.note = "unchanged"
+        if not job.result.complete:
+            break
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store_all(job: FileIngest, path: Path, follow: FollowAudit | None,
+               progress: Progress | None, out_of_time: Callable[[], bool]) -> bool:
+    """Store every chunk of the file, each in its own transaction, until `out_of_time()`
+    after one (then the result says incomplete); whether any was stored."""
+    chunks = job.chunks()
+    try:
+        return _store_chunks(job, chunks, path, follow, progress, out_of_time)
+    finally:
+        chunks.close()  # a parsing process still reading ahead is stopped now
+
+
+def _store_chunks(job: FileIngest, chunks: Iterator[Chunk], path: Path,
+                  follow: FollowAudit | None, progress: Progress | None,
+                  out_of_time: Callable[[], bool]) -> bool:
+    current = next(chunks, None)
+    touched = False
+    while current is not None:
+        # Out of time: this chunk is the last of the call (it gets the audit event).
+        stopping = out_of_time()
+        following = None if stopping else next(chunks, None)
+        last = following is None
+        due = last
+        if follow is not None:
+            now = time.monotonic()
+            due = last and now - follow.last.get(str(path), 0.0) >= follow.every
+            if due:
+                follow.last[str(path)] = now
+        before = job.result.to_offset
+        job.store_chunk(current, audit_now=due, follow=follow)
+        touched = True
+        if progress is not None:
+            progress(current.end_offset - before, str(path))
+        if stopping:
+            job.result.complete = False
+        current = following
+    return touched

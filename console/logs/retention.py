@@ -41,9 +41,10 @@ def list_months(db: Session, actor: Principal) -> list[MonthInfo]:
     return result
 
 
-def _forget_rollups(db: Session, start: datetime, end: datetime) -> None:
+def forget_rollups(db: Session, start: datetime, end: datetime) -> None:
     """Rollups for [start, end): the histogram must not show what is gone. Coarse buckets
-    that straddle a cut keep their counts (they only feed approximate figures)."""
+    that straddle a cut keep their counts (they only feed approximate figures). Inside the
+    caller's write transaction (also used by the retention engine)."""
     lo, hi = int(start.timestamp()), int(end.timestamp())
     db.execute(text("DELETE FROM log_rollups WHERE bucket >= :lo AND bucket + span <= :hi"),
                {"lo": lo, "hi": hi})
@@ -64,7 +65,7 @@ def drop_month(db: Session, actor: Principal, month: str) -> int:
             raise NotFound(f"no processing logs stored for {month_label(key)}")
         rows = store.drop_partition(db, key)
         lo, hi = month_bounds(key)
-        _forget_rollups(db, time_of(lo), time_of(hi))
+        forget_rollups(db, time_of(lo), time_of(hi))
         audit.record(db, actor, "logs.drop_month", target=month_label(key),
                      details={"rows": rows})
     return rows
@@ -94,7 +95,7 @@ def purge_before(db: Session, actor: Principal, cutoff: datetime) -> PurgeResult
                 dropped.append(month_label(key))
             elif lo < cut_id:
                 trimmed += store.trim_partition(db, key, cut_id)
-        _forget_rollups(db, datetime(1970, 1, 1, tzinfo=UTC), cutoff)
+        forget_rollups(db, datetime(1970, 1, 1, tzinfo=UTC), cutoff)
         audit.record(db, actor, "logs.purge", target=cutoff.isoformat(),
                      details={"months_dropped": dropped, "rows_dropped": dropped_rows,
                               "rows_trimmed": trimmed})

@@ -11,6 +11,7 @@ agree on what a word is.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -31,8 +32,9 @@ from models.logs import LogOrigin, LogPartition
 
 COLUMNS = "id, level, origin, message, prefix, extra, file_id, line"
 PG_WORDS = "to_tsvector('simple'::regconfig, regexp_replace(message, '[^[:alnum:]]+', ' ', 'g'))"
-FTS_HASHSIZE = 64 << 20
-_PG_PARTITION_LOCK = 0x46500004  # advisory lock id serializing partition creation  # bytes of pending index kept in memory: fewer, larger segments
+FTS_HASHSIZE = 64 << 20  # bytes of pending index kept in memory: fewer, larger segments
+_PG_PARTITION_LOCK = 0x46500004  # advisory lock id serializing partition creation
+_PG_INGEST_LOCK = 0x46500005  # advisory lock id serializing the storing of chunks
 
 
 def raw(db: Session) -> Any:
@@ -161,30 +163,84 @@ def trim_partition(db: Session, key: str, before_id: int) -> int:
 
 # -- writing ----------------------------------------------------------------------------
 
+# SQLite page cache while storing chunks (KiB): a chunk's new table, index and FTS pages
+# stay in memory until its commit instead of spilling into the WAL mid-transaction (about
+# a third less time per row, measured). Allocated only as pages are used.
+BULK_CACHE_KIB = 64 << 10
 
-def insert_rows(db: Session, key: str, rows: Sequence[tuple]) -> None:
-    """Insert (id, level, origin, message, prefix, extra, file_id, line) rows into month
-    `key` and its full-text index."""
-    if not rows:
-        return
+
+def bulk_cache(db: Session) -> int | None:
+    """Enlarge the page cache of the session's SQLite connection for a bulk load (inside
+    the caller's transaction); returns the size to restore (None on PostgreSQL)."""
+    if is_pg(db):
+        return None
+    conn = raw(db)
+    previous = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    if previous != -BULK_CACHE_KIB:
+        conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    return previous
+
+
+def restore_cache(db: Session, previous: int) -> None:
+    """Give the memory of `bulk_cache` back (the connection goes back to its pool)."""
+    raw(db).execute(f"PRAGMA cache_size={int(previous)}")
+
+
+def lock_for_ingest(db: Session) -> None:
+    """Serialize the storing of chunks (inside the caller's write transaction) so that the
+    ids an ingester finds free stay free until it commits. SQLite's write transaction
+    (BEGIN IMMEDIATE) already does; PostgreSQL takes an advisory lock."""
+    if is_pg(db):
+        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
+
+
+Columns = tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[str], Sequence[str],
+                Sequence[str | None] | None, Sequence[int]]  # id, level, origin, message,
+# prefix, extra (None: all NULL), line
+
+
+def insert_entries(db: Session, key: str, file_id: int | None, columns: Columns, start: int,
+                   end: int, *, fresh: bool) -> None:
+    """Insert entries [start, end) of `columns` (ascending ids, all in month `key`) and
+    index them. `fresh`: nothing is stored between their first and last id, so the
+    full-text index takes them in one statement read back from the table."""
+    ids, levels, origins, messages, prefixes, extras, lines = columns
+    part = slice(start, end)
     table = table_of(key)
     conn = raw(db)
+    file_sql = "NULL" if file_id is None else str(int(file_id))
     if is_pg(db):
+        rows = zip(ids[part], levels[part], origins[part], messages[part], prefixes[part],
+                   extras[part] if extras is not None else repeat(None), repeat(file_id),
+                   lines[part])
         with conn.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS}) FROM STDIN") as copy:
+            write = copy.write_row
             for row in rows:
-                copy.write_row(row)
+                write(row)
         return
-    lo, hi = min(r[0] for r in rows), max(r[0] for r in rows)
-    before = conn.execute(f"SELECT count(*) FROM {table} WHERE id >= ? AND id <= ?",
-                          (lo, hi)).fetchone()[0]
-    conn.executemany(f"INSERT INTO {table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
-    if before == 0:
-        # Only these rows in their id range: index them in one statement, in C.
-        conn.execute(f"INSERT INTO {fts_of(key)} (rowid, message) SELECT id, message "
-                     f"FROM {table} WHERE id >= ? AND id <= ?", (lo, hi))
+    if extras is None:  # fewer parameters to bind: a quarter less time per row
+        conn.executemany(
+            f"INSERT INTO {table} ({COLUMNS}) VALUES (?,?,?,?,?,NULL,{file_sql},?)",
+            zip(ids[part], levels[part], origins[part], messages[part], prefixes[part],
+                lines[part], strict=True))
     else:
-        conn.executemany(f"INSERT INTO {fts_of(key)} (rowid, message) VALUES (?, ?)",
-                         [(r[0], r[3]) for r in rows])
+        conn.executemany(
+            f"INSERT INTO {table} ({COLUMNS}) VALUES (?,?,?,?,?,?,{file_sql},?)",
+            zip(ids[part], levels[part], origins[part], messages[part], prefixes[part],
+                extras[part], lines[part], strict=True))
+    fts = fts_of(key)
+    if fresh:  # tokenized in C, from the pages just written
+        conn.execute(f"INSERT INTO {fts} (rowid, message) SELECT id, message FROM {table} "
+                     "WHERE id >= ? AND id <= ?", (ids[start], ids[end - 1]))
+    else:
+        conn.executemany(f"INSERT INTO {fts} (rowid, message) VALUES (?, ?)",
+                         zip(ids[part], messages[part], strict=True))
+
+
+def stored_between(db: Session, key: str, lo: int, hi: int) -> bool:
+    """Whether month `key` holds an id in [lo, hi]."""
+    return db.execute(text(f"SELECT 1 FROM {table_of(key)} WHERE id >= :lo AND id <= :hi "
+                           "LIMIT 1"), {"lo": lo, "hi": hi}).first() is not None
 
 
 def append_message(db: Session, entry_id: int, addition: str) -> bool:
@@ -209,17 +265,17 @@ def append_message(db: Session, entry_id: int, addition: str) -> bool:
     return True
 
 
-def taken_ids(db: Session, lo: int, hi: int) -> set[int]:
-    """Ids already used in [lo, hi] (across the months that range touches)."""
-    taken: set[int] = set()
-    keys = {month_key(lo), month_key(hi)}
-    for key in keys:
-        if db.get(LogPartition, month_label(key)) is None:
+def stored_ids(db: Session, lo: int, hi: int) -> set[int]:
+    """Ids stored in [lo, hi], whatever months that range covers."""
+    found: set[int] = set()
+    for key in month_keys(db):
+        first, end = month_bounds(key)
+        if first > hi or end <= lo:
             continue
-        taken.update(db.execute(text(f"SELECT id FROM {table_of(key)} "
+        found.update(db.execute(text(f"SELECT id FROM {table_of(key)} "
                                      "WHERE id >= :lo AND id <= :hi"),
                                 {"lo": lo, "hi": hi}).scalars())
-    return taken
+    return found
 
 
 def max_id(db: Session, key: str) -> int | None:

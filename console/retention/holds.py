@@ -39,6 +39,7 @@ from console.retention.selection import (
     age_within,
     legal_cutoff,
     legal_minimum_clause,
+    partitioned,
     subject_rows,
 )
 from models.retention import LegalHold
@@ -71,7 +72,11 @@ def active_holds(db: Session) -> list[LegalHold]:
 
 
 def hold_clause(hold: LegalHold, cat: Category) -> Clause | None:
-    """The rows of `cat` that `hold` covers; None when it cannot cover any of them."""
+    """The rows of `cat` that `hold` covers; None when it cannot cover any of them (and for
+    categories stored in month partitions, whose holds are id ranges: see
+    `console.retention.partitions.hold_spans`)."""
+    if partitioned(cat):
+        return None
     if hold.category and hold.category != cat.name.value:
         return None
     parts: list[Clause] = []

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Date, Table, and_, false, not_, or_, select, true
+from sqlalchemy import Column, Date, Table, and_, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
 from console.anonymize import needs_anonymizing, pk_column, subject_category, table_of
-from console.catalog import CATEGORIES, Category, CategoryName, SubjectKind
+from console.catalog import CATEGORIES, Category, CategoryName, Disposal, SubjectKind
 
 Clause = ColumnElement[bool]
 
@@ -41,10 +41,13 @@ def _bound(column: Column[Any], day: date) -> date | datetime:
     return datetime.combine(day, time(0), UTC)
 
 
-def age_before(cat: Category, day: date) -> Clause:
-    """Aged strictly before `day`."""
+def age_before(cat: Category, day: date, *, indexed: bool = True) -> Clause:
+    """Aged strictly before `day`. `indexed=False` keeps the planner off the age index:
+    a batch walks a primary-key range, and SQLite would otherwise scan every old row's
+    index entry for each batch."""
     col = age_column(cat)
-    return known(col, col < _bound(col, day))
+    value: Any = col if indexed else func.coalesce(col, col)
+    return known(col, value < _bound(col, day))
 
 
 def age_from(cat: Category, day: date) -> Clause:
@@ -112,7 +115,14 @@ def restricted_clause(cat: Category) -> Clause:
     return or_(*parts) if parts else false()
 
 
+def partitioned(cat: Category) -> bool:
+    """Stored in month partitions (no table of its own): see `console.retention.partitions`."""
+    return cat.disposal == Disposal.PARTITIONS
+
+
 def is_subject_table(cat: Category) -> bool:
+    if partitioned(cat):
+        return False
     pk = pk_column(cat).name
     return any(link.column == pk for link in cat.subject_links)
 
@@ -129,7 +139,7 @@ def references_to(cat: Category) -> list[Reference]:
     """Catalog categories holding a foreign key into `cat`'s table."""
     found = []
     for other in CATEGORIES:
-        if other is cat:
+        if other is cat or partitioned(other):
             continue
         for column in table_of(other).columns:
             if any(fk.column.table.name == cat.table for fk in column.foreign_keys):
@@ -165,12 +175,13 @@ def referenced_clause(cat: Category, going: Mapping[str, Clause]) -> Clause:
     return or_(*parts) if parts else false()
 
 
-def candidate_clause(cat: Category, *, action: str, cutoff: date | None) -> Clause:
+def candidate_clause(cat: Category, *, action: str, cutoff: date | None,
+                     indexed: bool = True) -> Clause:
     """Old enough for the rule (cutoff None: every row, as on termination) and, for
     anonymize, still holding personal data."""
     parts = [base_filter(cat)]
     if cutoff is not None:
-        parts.append(age_before(cat, cutoff))
+        parts.append(age_before(cat, cutoff, indexed=indexed))
     if action == "anonymize":
         parts.append(needs_anonymizing(cat))
     return and_(*parts)
@@ -204,10 +215,12 @@ class Rule:
             return false()
         return referenced_clause(self.category, going)
 
-    def due(self, going: Mapping[str, Clause]) -> Clause:
+    def due(self, going: Mapping[str, Clause], *, windowed: bool = False) -> Clause:
         """What a run changes: candidates no legal minimum, hold, restriction or remaining
-        reference keeps."""
-        return and_(self.candidates, not_(self.legal), not_(self.held),
+        reference keeps. `windowed`: for a batch over a key range (see `age_before`)."""
+        candidates = self.candidates if not windowed else candidate_clause(
+            self.category, action=self.action, cutoff=self.cutoff, indexed=False)
+        return and_(candidates, not_(self.legal), not_(self.held),
                     not_(self.restricted), not_(self.referenced(going)))
 
 
@@ -216,7 +229,7 @@ def going_clauses(rules: list[Rule]) -> dict[str, Clause]:
     references only count rows that stay)."""
     going: dict[str, Clause] = {}
     for rule in rules:
-        if rule.action == "delete":
+        if rule.action == "delete" and not partitioned(rule.category):
             going[rule.category.name.value] = rule.due(dict(going))
     return going
 
