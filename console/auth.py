@@ -127,13 +127,18 @@ def user_authorizer(database: Database):
             if session is not None and session.ended_at is not None:
                 raise SessionEnded(f"this session has ended ({session.end_reason}): "
                                    "log in again")
-            if user.must_change_password:
-                return frozenset()  # nothing until the temporary password is replaced
             permissions = live_permissions(db, user)[1]
             if user.kind == "vendor":  # grant scope only inside a live support session
-                from console.support_sessions import session_permissions
+                from console.support_sessions import CHANNEL, session_permissions
 
+                # A support session is opened with the key, the grant and TOTP, never the
+                # password: a temporary password (a reset) does not empty it.
+                if user.must_change_password and (session is None
+                                                  or session.channel != CHANNEL):
+                    return frozenset()
                 return session_permissions(db, user, session, permissions)
+            if user.must_change_password:
+                return frozenset()  # nothing until the temporary password is replaced
             return permissions
 
     return authorize

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from screens.widgets.key_bar import KeyBar
 from screens.widgets.nav_bar import NavBar
 from screens.widgets.session_bar import SessionBar
 from screens.widgets.support_banner import SupportBanner
@@ -37,7 +37,7 @@ class AreaScreen(Screen[None]):
             yield SupportBanner(self.AREA)  # FlowPro engineers: scope and countdown
         with Vertical(classes="area-body"):
             yield from self.compose_body()
-        yield Footer()
+        yield KeyBar()
 
     def compose_body(self) -> ComposeResult:
         yield from ()

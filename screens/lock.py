@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from console import account
 from console.display import literal
 from console.errors import ConsoleError
 from screens.widgets.form import wrapped
+from screens.widgets.key_bar import KeyBar
 
 
 class LockScreen(Screen[bool]):
@@ -46,7 +47,7 @@ class LockScreen(Screen[bool]):
                 yield Button("Unlock", id="unlock", variant="primary", compact=True)
                 yield Button("Log out", id="logout", compact=True)
             yield Static("", id="lock-error", classes="error-line")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._set_code_visible(False)

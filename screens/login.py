@@ -10,19 +10,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from console.display import literal
 from console.errors import ConsoleError
 from console.principal import Principal, ssh_source
 from screens.messages import LoggedIn
+from screens.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from console.auth import PendingLogin
 
 
 class UsernameInput(Input):
-    """Enter moves to the password at once, so typed-ahead keys land in the right field."""
+    """Enter moves to the password (see LoginScreen.action_enter)."""
 
     async def action_submit(self) -> None:
         self.screen.set_focus(self.screen.query_one("#password", Input))
@@ -30,7 +31,13 @@ class UsernameInput(Input):
 
 class LoginScreen(Screen[None]):
     CSS_PATH = "login.tcss"
-    BINDINGS = [Binding("escape", "clear", "Clear", id="login.clear")]
+    # Enter is a priority binding: the app handles it before forwarding the next keys, so
+    # a password typed ahead (over a slow SSH link, or by a password manager) lands in the
+    # password field. As a plain Input binding, the keys after it were already queued for
+    # the username field when the focus moved (seen over ssh under load).
+    BINDINGS = [Binding("escape", "clear", "Clear", id="login.clear"),
+                Binding("enter", "enter", "Next", id="login.enter", show=False,
+                        priority=True)]
     AUTO_FOCUS = "#username"
 
     def __init__(self, *, banner: str = "", message: str = "") -> None:
@@ -49,7 +56,19 @@ class LoginScreen(Screen[None]):
             yield Input(id="password", password=True, max_length=1024, placeholder="password")
             yield Button("Log in", id="login", variant="primary")
             yield Static(literal(self.message), id="login-message", classes="error-line")
-        yield Footer()
+        yield KeyBar()
+
+    def action_enter(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id == "username":
+            self.set_focus(self.query_one("#password", Input))
+        elif focused is not None and focused.id in ("password", "login"):
+            # After the keys already queued for the field (the end of the password).
+            focused.call_later(self._submit_unless_busy)
+
+    def _submit_unless_busy(self) -> None:
+        if not self.query_one("#login", Button).disabled:
+            self._submit()
 
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login")

@@ -306,3 +306,17 @@ def test_dashboard_shows_who_has_access_now(runtime, db, admin, clock) -> None:
     assert dashboard.overview(db, jane).categories == []  # nothing without a session
     clock.advance(hours=4)
     assert dashboard.overview(db, admin).support_access == []
+
+
+def test_temporary_password_does_not_empty_a_support_session(runtime, db, admin) -> None:
+    """Found over SSH: an engineer account made in the console has a temporary password,
+    but a support session is opened with the key, the grant and TOTP, never the password;
+    the session must hold the grant's scope."""
+    from console.users import reset_password
+
+    add_engineer(runtime, db)
+    reset_password(db, admin, "fp-jane", security=runtime.settings.security)
+    create_grant(db, admin, settings=settings(runtime), engineer="fp-jane",
+                 scope="logs.read", **GOOD)
+    engineer = support_session(runtime, db)
+    assert engineer.effective_permissions() == {Permission.LOGS_READ}

@@ -55,6 +55,7 @@ def _log_to_file(path) -> None:
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _same_owner_as_directory(fd, path)
         handler: logging.Handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
     except OSError:
         handler = logging.NullHandler()
@@ -62,6 +63,18 @@ def _log_to_file(path) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+def _same_owner_as_directory(fd: int, path) -> None:
+    """Root opening the console on an installation another account owns (the support
+    account runs it too, through the SSH gate) must not leave a log file that account
+    cannot write: hand it to the data directory's owner, as SQLite does with its WAL."""
+    if os.geteuid() != 0:
+        return
+    directory = os.stat(os.path.dirname(os.path.abspath(path)))
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) != (directory.st_uid, directory.st_gid):
+        os.fchown(fd, directory.st_uid, directory.st_gid)
 
 
 @click.command()

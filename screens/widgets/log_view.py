@@ -321,3 +321,7 @@ class LogView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._resize()
+        # A smaller view (a narrower terminal wraps the key bar onto another line) must not
+        # hide the selected row: the newest entry stays in sight when the view opens.
+        if self.entries:
+            self.call_after_refresh(self._show_cursor)

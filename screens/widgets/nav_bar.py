@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.events import Resize
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.widget import Widget
 
 
-class NavBar(Static):
+class NavBar(Widget):
     """Shows `key Title` for each area the user may open; the current one highlighted.
-    When they do not fit on one line they wrap between areas, never inside one."""
+    When they do not fit on one line they wrap between areas, never inside one.
+
+    The lines are laid out for the width the widget has when it is drawn (not cached from
+    a resize event: over SSH the first paint could come before it, and the last area
+    then broke in two, its key at the end of one line and its title on the next)."""
+
+    DEFAULT_CSS = "NavBar { height: auto; }"
 
     def __init__(self, items: list[tuple[str, str, str]], current: str) -> None:
+        super().__init__()
         self.items = items
         self.current = current
-        super().__init__(self._render_items(items, current, 0), markup=False)
 
-    def on_resize(self, event: Resize) -> None:
-        self.update(self._render_items(self.items, self.current, event.size.width))
+    def render(self) -> Text:
+        return self._render_items(self.items, self.current, self.content_region.width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self._render_items(self.items, self.current, width).plain.count("\n") + 1
 
     @staticmethod
     def _render_items(items: list[tuple[str, str, str]], current: str, width: int) -> Text:

@@ -1,0 +1,83 @@
+"""The key bar at the bottom of every screen: Textual's Footer, but when the keys do not
+fit the terminal's width it wraps them onto more lines instead of cutting them off (at
+80x24 the log browser's keys ran past the edge, so those actions could not be seen)."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+# FooterKey (not compact) pads the key with one space each side and the description with
+# one after it; the command palette key has a one-cell border and one of padding too.
+KEY_PADDING = 2
+DESCRIPTION_PADDING = 1
+PALETTE_EXTRA = 2
+
+
+def key_width(key: FooterKey) -> int:
+    width = cell_len(key.key_display) + KEY_PADDING
+    if key.description:
+        width += cell_len(key.description) + DESCRIPTION_PADDING
+    return width
+
+
+def pack(keys: list[FooterKey], first_width: int, width: int) -> list[list[FooterKey]]:
+    """Keys in order, as many to a line as fit (the first line has less room)."""
+    rows: list[list[FooterKey]] = [[]]
+    room = first_width
+    for key in keys:
+        needed = key_width(key)
+        if rows[-1] and needed > room:
+            rows.append([])
+            room = width
+        rows[-1].append(key)
+        room -= needed
+    return rows
+
+
+class KeyRow(Horizontal):
+    """One line of the key bar."""
+
+
+class KeyBar(Footer):
+    """A Footer that wraps instead of cutting keys off."""
+
+    DEFAULT_CSS = """
+    KeyBar { layout: vertical; height: auto; max-height: 4; }
+    KeyBar > KeyRow { height: 1; width: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._composed_width = 0
+
+    def _width(self) -> int:
+        return self.size.width or self.app.size.width
+
+    def compose(self) -> ComposeResult:
+        widgets: list[Widget] = list(super().compose())
+        width = self._width()
+        self._composed_width = width
+        if not widgets:
+            return
+        palette = [w for w in widgets if w.has_class("-command-palette")]
+        keys = [w for w in widgets if isinstance(w, FooterKey) and w not in palette]
+        others = [w for w in widgets if w not in palette and w not in keys]
+        if others:  # binding groups (not used by the console): Textual's own layout
+            yield from widgets
+            return
+        palette_width = sum(key_width(p) + PALETTE_EXTRA for p in palette)
+        for index, row in enumerate(pack(keys, max(1, width - palette_width), width)):
+            with KeyRow():
+                yield from row
+                if index == 0:
+                    yield from palette
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._composed_width:
+            self.refresh(recompose=True)
