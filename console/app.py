@@ -13,12 +13,10 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import events, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -27,8 +25,9 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from console import clock
+from console.app_account import AccountMixin
+from console.areas import AREAS, Area  # noqa: F401 - part of the app's API
 from console.errors import ConsoleError, SessionEnded
-from console.permissions import Permission
 from console.principal import Principal
 from screens.messages import LoggedIn, SessionOver
 
@@ -42,39 +41,6 @@ T = TypeVar("T")
 SESSION_CHECK_SECONDS = 1.0  # a revoked grant or disabled account ends the TUI within this
 SESSION_TOUCH_SECONDS = 60.0
 IDLE_CHECK_SECONDS = 1.0
-# Input that counts as activity for the idle lock (not mouse movement: a cat on the desk).
-ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
-            events.Paste)
-LOCKED_ACTIONS = {"go", "command_palette"}  # what must not get past the lock screen
-
-
-@dataclass(frozen=True)
-class Area:
-    id: str
-    key: str
-    title: str
-    module: str  # screens.<module>, holding class `screen`
-    screen: str
-    permission: Permission | None = None
-
-    @property
-    def available(self) -> bool:
-        return importlib.util.find_spec(f"screens.{self.module}") is not None
-
-
-AREAS: tuple[Area, ...] = (
-    Area("dashboard", "1", "Home", "dashboard", "DashboardScreen"),
-    Area("users", "2", "Users", "users", "UsersScreen", Permission.USERS_READ),
-    Area("roles", "3", "Roles", "roles", "RolesScreen", Permission.USERS_READ),
-    Area("logs", "4", "Logs", "logs", "LogsScreen", Permission.LOGS_READ),
-    Area("support", "5", "Support", "support", "SupportScreen"),
-    Area("jobs", "6", "Jobs", "jobs", "JobsScreen", Permission.JOBS_READ),
-    Area("retention", "7", "Retention", "retention", "RetentionScreen",
-         Permission.RETENTION_READ),
-    Area("exports", "8", "Exports", "exports", "ExportsScreen", Permission.EXPORT_RUN),
-    Area("requests", "9", "Requests", "requests", "RequestsScreen", Permission.REQUESTS_MANAGE),
-    Area("audit", "0", "Audit", "audit", "AuditScreen", Permission.AUDIT_READ),
-)
 
 
 class AreaCommands(Provider):
@@ -92,7 +58,7 @@ class AreaCommands(Provider):
                           help=f"key {area.key}")
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(AccountMixin, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "FlowPro Console"
     COMMANDS = App.COMMANDS | {AreaCommands}
@@ -366,69 +332,6 @@ class ConsoleApp(App[None]):
 
             with self.runtime.database.scope() as db:
                 end_session(db, principal, reason=reason)
-
-    # -- idle lock and self-service (issue 3) --------------------------------------------
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, ACTIVITY) and not getattr(event, "is_forwarded", False):
-            self.last_input = clock.now()
-        await super().on_event(event)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.locked and action in LOCKED_ACTIONS:
-            return False
-        return super().check_action(action, parameters)
-
-    def check_idle_lock(self) -> None:
-        """Lock after [security] idle_lock_minutes without input (checked every second)."""
-        if self.principal is None or self.locked:
-            return
-        minutes = self.settings.security.idle_lock_minutes
-        if clock.now() - self.last_input >= timedelta(minutes=minutes):
-            self.lock(idle_minutes=minutes)
-
-    def lock(self, idle_minutes: int | None = None) -> None:
-        """Hide everything behind the lock screen until the password is given again."""
-        from console.account import record_idle_lock
-        from screens.lock import LockScreen
-
-        principal = self.principal
-        if principal is None or self.locked:
-            return
-        self.locked = True
-        self.run_service(self, record_idle_lock, idle_minutes=idle_minutes, group="idle-lock")
-
-        def unlocked(_ok: bool | None) -> None:
-            self.locked = False
-            self.last_input = clock.now()
-
-        self.push_screen(LockScreen(principal.name, minutes=idle_minutes), unlocked)
-
-    def force_password_change(self) -> None:
-        """After a login with a temporary password: change it, or log out."""
-        from screens.password import ChangePasswordScreen
-
-        def done(changed: bool | None) -> None:
-            if changed:
-                self.notify("Password changed.")
-                self.action_go("dashboard")
-            else:
-                self.end_session("password not changed", notice="Logged out: the temporary "
-                                 "password was not changed.")
-
-        self.push_screen(ChangePasswordScreen(forced=True), done)
-
-    def change_password(self) -> None:
-        from screens.password import ChangePasswordScreen
-
-        self.push_screen(ChangePasswordScreen(), lambda changed: changed and self.notify(
-            "Password changed."))
-
-    def enrol_totp(self) -> None:
-        from screens.totp_enrol import TotpEnrolScreen
-
-        self.push_screen(TotpEnrolScreen(), lambda done: done and self.notify(
-            "TOTP is set up: every login now asks for a code."))
 
     # -- services -------------------------------------------------------------------------
 
