@@ -51,7 +51,7 @@ def child_format(config: str, fmt: str, out: str) -> dict:
     runtime = _runtime(config)
     part = TablePart(category("sales"), formats=(fmt,))
     start = time.perf_counter()
-    rows, after = 0, 0
+    rows, after = 0, None
     with runtime.database.scope() as db, open(out, "wb") as fh:
         while True:
             batch = part.fetch(db, after, 50_000)
@@ -74,7 +74,7 @@ def child_bundle(config: str, recipient: str, out_dir: str) -> dict:
     part = TablePart(category("sales"))
     staging = Staging(Path(out_dir), f"bench-{'age' if recipient else 'tar'}")
     start = time.perf_counter()
-    rows, after = 0, 0
+    rows, after = 0, None
     jsonl, csv = staging.prepare(part, 0, 0)
     with runtime.database.scope() as db:
         while True:

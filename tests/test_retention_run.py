@@ -275,9 +275,6 @@ when = "every 1 second"
     assert run is not None and run.started_by == "scheduler"
 
 
-# SQLite only for now: on PostgreSQL the handover export itself (issue 8,
-# console/export/rows.py) fails on support_sessions, whose text key it pages with an integer.
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_termination_export_makes_the_real_handover_bundle(installation, db, tmp_path) -> None:
     """With issue 8 present, `termination export` produces the handover export (age
     encrypted to a recipient) and starts the grace window."""

@@ -1,4 +1,6 @@
-"""The rows of one category as JSON Lines and CSV, a batch at a time (keyset by id).
+"""The rows of one category as JSON Lines and CSV, a batch at a time (keyset pagination
+by the table's primary key, whatever its type and however many columns: the cursor is the
+last key written, as a list of its column values, JSON-able for the export checkpoint).
 
 The fast path lets the database write both lines: SQLite's `json_object` and
 PostgreSQL's `row_to_json` for JSON Lines, string concatenation for the CSV, with dates
@@ -30,6 +32,11 @@ from console.masking import mask_text, mask_value
 
 FETCH = 10_000  # rows per query: bounds memory whatever the step size
 
+# Where a part goes on from: None from the start. A table part's is the last primary key
+# written, a list of its column values (ints and floats as they are, anything else as
+# text); a log part's is a log entry id. Kept in the export job's checkpoint (JSON).
+Cursor = Any
+
 
 @dataclass(frozen=True)
 class ColumnInfo:
@@ -50,7 +57,7 @@ class ColumnInfo:
 @dataclass
 class Batch:
     count: int
-    last: int  # continue after this key
+    last: Cursor  # continue after this key
     done: bool
     jsonl: bytes = b""
     csv: bytes = b""
@@ -64,7 +71,7 @@ class Part:
     columns: list[ColumnInfo]
     notes: list[str]
 
-    def fetch(self, db: Session, after: int, limit: int) -> Batch:
+    def fetch(self, db: Session, after: Cursor, limit: int) -> Batch:
         raise NotImplementedError
 
     def count(self, db: Session) -> int | None:
@@ -107,6 +114,14 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _key_value(value: object) -> object:
+    """A primary-key value as the cursor keeps it: JSON-able, and read back by the
+    database as the same key (PostgreSQL casts it to the column's type)."""
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
 class TablePart(Part):
     """A catalog category's table, whole or narrowed to one data subject."""
 
@@ -141,8 +156,11 @@ class TablePart(Part):
                 self.notes.append("withheld (another person's data): "
                                   + ", ".join(sorted(withheld)))
         self.table = category.table
-        columns = [c for c in category.model.__table__.columns  # type: ignore[attr-defined]
-                   if column_kind(c) != "binary"]
+        table = category.model.__table__  # type: ignore[attr-defined]
+        columns = [c for c in table.columns if column_kind(c) != "binary"]
+        keys = list(table.primary_key.columns)
+        if not keys:
+            raise TypeError(f"{self.table} has no primary key to page the export by")
         pii = {p.name for p in category.pii}
         self.kinds = [column_kind(c) for c in columns]
         self.columns = [
@@ -150,6 +168,21 @@ class TablePart(Part):
                        pii=c.name in pii, withheld=c.name in withheld,
                        masked=masked and c.name in pii)
             for c, k in zip(columns, self.kinds, strict=True)]
+        # The key columns the cursor pages by, and where each is read from in a result row:
+        # the exported value itself when that is the raw key (integers and text), else an
+        # extra column "_k<i>" after the exported ones (a date key, say, is exported as
+        # formatted text but compared as a date).
+        self.keys = keys
+        self.extra_keys: list[int] = []
+        self.key_refs: list[str] = []
+        plain = {c.name: i for i, (c, k) in enumerate(zip(self.columns, self.kinds, strict=True))
+                 if k in ("integer", "string") and not c.withheld}
+        for i, key in enumerate(keys):
+            if key.name in plain:
+                self.key_refs.append(_quote(key.name))
+            else:
+                self.extra_keys.append(i)
+                self.key_refs.append(_quote(f"_k{i}"))
         self._sql: dict[str, str] = {}
 
     # -- SQL -----------------------------------------------------------------------------
@@ -185,14 +218,34 @@ class TablePart(Part):
                      "ELSE json('false') END")
         return f"'{info.name}', {value}"
 
-    def sql(self, backend: str, *, fast: bool) -> str:
-        key = f"{backend}:{fast}"
+    def _after(self, pg: bool) -> str:
+        """Rows after the cursor's key (a row-value comparison for a composite key: the
+        same order as ORDER BY, and served by the primary key's index on both backends).
+        PostgreSQL casts each value to the column's type, so a key kept as text (a
+        timestamp, say) compares as what it is."""
+        from sqlalchemy.dialects import postgresql
+
+        table = _quote(self.table)
+        names = [f"{table}.{_quote(k.name)}" for k in self.keys]
+        params = [f"CAST(:k{i} AS {k.type.compile(dialect=postgresql.dialect())})" if pg
+                  else f":k{i}" for i, k in enumerate(self.keys)]
+        if len(names) == 1:
+            return f"{names[0]} > {params[0]}"
+        return f"({', '.join(names)}) > ({', '.join(params)})"
+
+    def sql(self, backend: str, *, fast: bool, first: bool = False) -> str:
+        key = f"{backend}:{fast}:{first}"
         if key not in self._sql:
             pg = backend == "postgresql"
-            inner = ", ".join(self._value(c, k, pg) for c, k in zip(self.columns, self.kinds,
-                                                                   strict=True))
-            sub = (f"SELECT {inner} FROM {_quote(self.table)} WHERE id > :after{self.where} "
-                   "ORDER BY id LIMIT :limit")
+            table = _quote(self.table)
+            inner = ", ".join(
+                [self._value(c, k, pg) for c, k in zip(self.columns, self.kinds, strict=True)]
+                + [f"{table}.{_quote(self.keys[i].name)} AS {_quote(f'_k{i}')}"
+                   for i in self.extra_keys])
+            order = ", ".join(f"{table}.{_quote(k.name)}" for k in self.keys)
+            after = "1 = 1" if first else self._after(pg)
+            sub = (f"SELECT {inner} FROM {table} WHERE {after}{self.where} "  # noqa: S608
+                   f"ORDER BY {order} LIMIT :limit")
             if not fast:
                 self._sql[key] = sub
             else:
@@ -200,12 +253,17 @@ class TablePart(Part):
                     self.columns, self.kinds, strict=True)) if "csv" in self.formats else "''"
                 if "jsonl" not in self.formats:
                     json = "''"
-                elif pg:
+                elif pg and not self.extra_keys:
                     json = "row_to_json(x)::text"
+                elif pg:  # the extra key columns are not part of the exported row
+                    json = "json_build_object(" + ", ".join(
+                        f"'{c.name}', x.{_quote(c.name)}" for c in self.columns) + ")::text"
                 else:
                     json = "json_object(" + ", ".join(self._json_sqlite(c, k) for c, k in zip(
                         self.columns, self.kinds, strict=True)) + ")"
-                self._sql[key] = f"SELECT x.id, {json}, {csv} FROM ({sub}) x ORDER BY x.id"
+                refs = ", ".join(f"x.{r}" for r in self.key_refs)
+                self._sql[key] = (f"SELECT {refs}, {json}, {csv} FROM ({sub}) x "
+                                  f"ORDER BY {refs}")
         return self._sql[key]
 
     # -- reading -------------------------------------------------------------------------
@@ -216,27 +274,58 @@ class TablePart(Part):
         sql = f"SELECT count(*) FROM {_quote(self.table)} WHERE 1 = 1{self.where}"  # noqa: S608
         return int(db.execute(text(sql), self.params).scalar() or 0)
 
-    def _statement(self, backend: str) -> str:
+    def _statement(self, backend: str, first: bool) -> str:
         """The query in the driver's own parameter style (the fast path skips SQLAlchemy's
         per-row work: a quarter of the time at a million rows)."""
-        sql = self.sql(backend, fast=not self.masked)
+        sql = self.sql(backend, fast=not self.masked, first=first)
         if backend == "postgresql":
-            sql = re.sub(r"(?<!:):(after|limit|s\d+)\b", r"%(\1)s", sql.replace("%", "%%"))
+            sql = re.sub(r"(?<!:):(k\d+|limit|s\d+)\b", r"%(\1)s", sql.replace("%", "%%"))
         return sql
 
-    def fetch(self, db: Session, after: int, limit: int) -> Batch:
+    def _key_of(self, row: Sequence[Any]) -> list[object]:
+        """The cursor for a result row: its primary key's values."""
+        if not self.masked:
+            return [_key_value(v) for v in row[:len(self.keys)]]
+        names = [c.name for c in self.columns]
+        extra = len(self.columns)
+        out = []
+        for i, key in enumerate(self.keys):
+            if i in self.extra_keys:
+                out.append(row[extra + self.extra_keys.index(i)])
+            else:
+                out.append(row[names.index(key.name)])
+        return [_key_value(v) for v in out]
+
+    def _cursor(self, after: Cursor) -> list[object] | None:
+        """The cursor as a list of key values, None from the start. An int is a cursor
+        from before keys were lists (an export checkpoint of an earlier version): 0 was
+        the start, any other its integer key."""
+        if after is None or (isinstance(after, int) and not isinstance(after, bool)
+                             and after == 0):
+            return None
+        values = list(after) if isinstance(after, list | tuple) else [after]
+        if len(values) != len(self.keys):
+            raise ValueError(f"{self.table}: a cursor of {len(values)} values for a key of "
+                             f"{len(self.keys)} columns")
+        return values
+
+    def fetch(self, db: Session, after: Cursor, limit: int) -> Batch:
         backend = backend_of(db)
-        statement = self._statement(backend)
         driver = db.connection().connection.dbapi_connection
         assert driver is not None
         jsonl: list[bytes] = []
         csv: list[bytes] = []
-        count, last = 0, after
+        count, last = 0, self._cursor(after)
+        keys = len(self.keys)
         while count < limit:
             size = min(FETCH, limit - count)
+            statement = self._statement(backend, first=last is None)
+            params: dict[str, object] = {**self.params, "limit": size}
+            if last is not None:
+                params.update({f"k{i}": v for i, v in enumerate(last)})
             cursor = driver.cursor()
             try:
-                cursor.execute(statement, {**self.params, "after": last, "limit": size})
+                cursor.execute(statement, params)
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
@@ -245,14 +334,14 @@ class TablePart(Part):
             if self.masked:
                 j, c = self._masked(rows)
             else:
-                j = ("\n".join([r[1] for r in rows]) + "\n").encode() \
+                j = ("\n".join([r[keys] for r in rows]) + "\n").encode() \
                     if "jsonl" in self.formats else b""
-                c = ("\r\n".join([r[2] for r in rows]) + "\r\n").encode() \
+                c = ("\r\n".join([r[keys + 1] for r in rows]) + "\r\n").encode() \
                     if "csv" in self.formats else b""
             jsonl.append(j)
             csv.append(c)
             count += len(rows)
-            last = rows[-1][0]
+            last = self._key_of(rows[-1])
             if len(rows) < size:
                 return Batch(count, last, True, b"".join(jsonl), b"".join(csv))
         return Batch(count, last, False, b"".join(jsonl), b"".join(csv))
@@ -261,8 +350,8 @@ class TablePart(Part):
         names = [c.name for c in self.columns]
         jsonl, csv = [], []
         for row in rows:
-            values = [self._mask_one(c, k, v) for c, k, v in zip(self.columns, self.kinds, row,
-                                                                  strict=True)]
+            values = [self._mask_one(c, k, v) for c, k, v in zip(
+                self.columns, self.kinds, row[:len(self.columns)], strict=True)]
             jsonl.append(orjson.dumps(dict(zip(names, values, strict=True))))
             csv.append(",".join(csv_field(v, k) for v, k in zip(values, self.kinds,
                                                                   strict=True)).encode())
@@ -303,9 +392,10 @@ class LogPart(Part):
     columns: list[ColumnInfo] = field(default_factory=lambda: list(LOG_COLUMNS))
     notes: list[str] = field(default_factory=list)
 
-    def fetch(self, db: Session, after: int, limit: int) -> Batch:
+    def fetch(self, db: Session, after: Cursor, limit: int) -> Batch:
         from console.logs.query import fetch
 
+        after = int(after or 0)  # a log entry id; None: from the start
         if not self.filters:
             return Batch(0, after, True)
         entries: dict[int, Any] = {}

@@ -40,7 +40,10 @@ class ExportParams(Params):
 class ExportCheckpoint(Checkpoint):
     phase: str = "data"  # data -> seal -> done
     part: int = 0  # index of the category being written
-    after: int = 0  # its last key written
+    # Its last key written (console.export.rows.Cursor: a list of primary-key values, or
+    # a log entry id); None: from the start. An int 0 from an earlier version also means
+    # the start.
+    after: Any = None
     jsonl_bytes: int = 0  # its staged files' sizes at that point
     csv_bytes: int = 0
     rows: dict[str, int] = Field(default_factory=dict)
@@ -121,7 +124,7 @@ class ExportBundle(JobKind[ExportParams, ExportCheckpoint]):
         jsonl_bytes, csv_bytes = staging.prepare(part, cp.jsonl_bytes, cp.csv_bytes)
         if (jsonl_bytes, csv_bytes) != (cp.jsonl_bytes, cp.csv_bytes) and cp.after:
             ctx.advance(-cp.rows.get(part.name, 0), f"{part.name}: starting again")
-            cp.after, cp.rows[part.name] = 0, 0
+            cp.after, cp.rows[part.name] = None, 0
         cp.jsonl_bytes, cp.csv_bytes = jsonl_bytes, csv_bytes
         cp.rows.setdefault(part.name, 0)
         budget = ctx.settings.exports.rows_per_step
@@ -134,7 +137,7 @@ class ExportBundle(JobKind[ExportParams, ExportCheckpoint]):
             cp.after = batch.last
             budget -= max(batch.count, 1)
             if batch.done:
-                cp.part, cp.after, cp.jsonl_bytes, cp.csv_bytes = cp.part + 1, 0, 0, 0
+                cp.part, cp.after, cp.jsonl_bytes, cp.csv_bytes = cp.part + 1, None, 0, 0
                 if cp.part >= len(parts):
                     cp.phase = "seal"
                     ctx.message("sealing the bundle")
