@@ -43,8 +43,7 @@ def test_terminal_loss_logs_out_and_exits(installation, db, tmp_path: Path, how:
         _, status, usage = os.wait4(console.proc.pid, 0)
         elapsed = time.monotonic() - started
         console.proc.returncode = status
-        # The two-second promise is measured in bench/; here: it exits, it does not hang.
-        assert elapsed < 10.0, f"took {elapsed:.2f}s to exit"
+        assert elapsed < 2.0, f"took {elapsed:.2f}s to exit"  # issue 2 asks this test for it
         cpu_after = usage.ru_utime + usage.ru_stime
         assert cpu_after - cpu_before < 1.0, "spun the CPU while exiting"
     finally:
