@@ -313,8 +313,13 @@ def _job_final(rt, case: JobCase) -> tuple:
 
     with rt.database.scope() as db:
         verified = audit.verify(db, os_principal("root"), rt.keys).ok
+    from models.jobs import JobRun
+
     states = sorted({s for s, _ in _runs(rt, case.kind)})
-    return (tuple(states), len(_runs(rt, case.kind)), verified, case.state(rt))
+    with rt.database.scope() as db:  # a failed run says why in the report
+        errors = tuple(r.error for r in db.exec(select(JobRun).where(
+            JobRun.kind == case.kind, JobRun.state == "failed")).all())
+    return (tuple(states), len(_runs(rt, case.kind)), verified, case.state(rt), errors)
 
 
 def kill_job_runs(settings: Settings, reference_settings: Settings, case: JobCase, *,

@@ -41,8 +41,8 @@ def test_scheduler_killed_during_jobs_reaches_the_same_end(installation, second_
                            seed=SEED)
     assert report.kills >= points
     assert report.final == report.reference, report
-    states, runs, verified, _ = report.final
-    assert states == ("succeeded",) and runs == points and verified
+    states, runs, verified, _, errors = report.final
+    assert states == ("succeeded",) and runs == points and verified, errors
 
 
 def test_ingest_killed_at_random_points_stores_every_line_once(installation,

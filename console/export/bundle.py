@@ -340,6 +340,11 @@ def _seal_directory(staging: Staging, info: BundleInfo, readme_bytes: bytes, pub
                     data_members: list[Member], finish: Callable[[], list[Member]],
                     box: dict[str, bytes], should_stop: Callable[[], bool]) -> Sealed:
     root = staging.root
+    final = staging.output_dir / info.final_name
+    if not root.exists() and final.exists():
+        # Killed after the rename below but before the run recorded it: take the directory
+        # back and seal it again, checking every file as the first time.
+        os.replace(final, root)
     for name, data in (("README.txt", readme_bytes), ("signing-key.pub", public)):
         with _open_private(root / name, "wb") as fh:
             fh.write(data)
@@ -358,8 +363,7 @@ def _seal_directory(staging: Staging, info: BundleInfo, readme_bytes: bytes, pub
             fh.write(member.data)
             fh.flush()
             os.fsync(fh.fileno())
-    final = staging.output_dir / info.final_name
-    if final.exists():  # a sealing that crashed after its rename: replace it
+    if final.exists():  # a leftover under the finished name is never this run's bundle
         shutil.rmtree(final)
     os.replace(root, final)
     fsync_dir(staging.output_dir)
