@@ -118,7 +118,9 @@ def test_killed_during_a_running_job_it_resumes_exactly_once(e2e: E2eWorld) -> N
         admin.wait_for("Scheduler:")
         admin.keys("s")
         admin.wait_for("Start a job", "No scheduler is running")  # kinds and plan loaded
-        admin.keys("Enter", "End", "Enter")  # the last kind: the test kind
+        admin.keys("Enter")  # open the kind list; keys sent before it shows would be lost
+        admin.wait_for("Database backup")
+        admin.keys("End", "Enter")  # the last kind: the test kind
         admin.wait_for("Writes numbers")
         admin.keys("Tab", "C-u")
         admin.type("40")
