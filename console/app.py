@@ -25,10 +25,10 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from console import clock
-from console.app_account import AccountMixin
 from console.areas import AREAS, Area  # noqa: F401 - part of the app's API
 from console.errors import ConsoleError, SessionEnded
 from console.principal import Principal
+from screens.app_account import AccountMixin
 from screens.messages import LoggedIn, SessionOver
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import console
 import models
 
 ROOT = Path(__file__).resolve().parent.parent
-UI_MODULES = {"console.app", "console.app_account", "console.commands.tui"}
+UI_MODULES = {"console.app", "console.commands.tui"}
 
 
 def service_modules() -> list[str]:
