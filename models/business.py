@@ -27,7 +27,9 @@ class Employee(SQLModel, table=True):
     department: str = Field(default="", max_length=64)
     hired_on: date
     terminated_on: date | None = Field(default=None, index=True)
-    restricted: bool = False  # processing restricted by a data-subject request
+    # Processing restricted by a data-subject request. Indexed: every retention batch asks
+    # for the restricted subjects, and there are few of them among many.
+    restricted: bool = Field(default=False, index=True)
     anonymized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -63,7 +65,7 @@ class Customer(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
-    restricted: bool = False
+    restricted: bool = Field(default=False, index=True)  # see Employee.restricted
     anonymized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 

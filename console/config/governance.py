@@ -132,7 +132,7 @@ class RetentionSettings(Section):
 
     policies: dict[str, PolicyEntry] = Field(default_factory=dict)
     drift_threshold_percent: float = Field(default=1.0, ge=0, le=100, strict=False)
-    batch_target_ms: float = Field(default=8.0, ge=1, le=25, strict=False)
+    batch_target_ms: float = Field(default=12.0, ge=1, le=25, strict=False)
     pause_ms: float = Field(default=10.0, ge=0, le=1000, strict=False)
     sample_rows: int = Field(default=3, ge=0, le=20)
 
