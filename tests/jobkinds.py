@@ -47,6 +47,8 @@ class RowsParams(Params):
     hold_file: str = Field(default="", description="While this file exists, ...")
     hold_after: int = Field(default=0, ge=0, description="... steps past this number wait "
                             "after writing, before committing (a point to kill at)")
+    hold_first: bool = Field(default=False, description="... wait before writing instead, "
+                             "holding no lock (a point for a signal to land)")
     fail_at: int = Field(default=0, ge=0, description="Fail the step writing this number")
     group: str = Field(default="test-rows", description="Conflict group")
 
@@ -54,6 +56,17 @@ class RowsParams(Params):
 class RowsCheckpoint(Checkpoint):
     next: int = 1
     written: int = 0
+
+
+def wait_while(hold_file: str) -> None:
+    """Tell the test that the step is in flight, then wait (at most 60 s) for it to remove
+    `hold_file`."""
+    with open(hold_file + ".waiting", "w"):
+        pass
+    for _ in range(1200):
+        if not os.path.exists(hold_file):
+            break
+        time.sleep(0.05)
 
 
 def ensure_table(db) -> None:
@@ -92,6 +105,9 @@ class TestRows(JobKind[RowsParams, RowsCheckpoint]):
              checkpoint: RowsCheckpoint) -> RowsCheckpoint | None:
         if checkpoint.next > params.count:
             return None
+        holding = bool(params.hold_file) and checkpoint.next > params.hold_after
+        if holding and params.hold_first:
+            wait_while(params.hold_file)
         if params.delay:
             time.sleep(params.delay)
         ensure_table(ctx.db)
@@ -102,14 +118,8 @@ class TestRows(JobKind[RowsParams, RowsCheckpoint]):
             ctx.db.connection().execute(
                 text("INSERT INTO jobtest_rows (n, run_id) VALUES (:n, :r)"),
                 {"n": n, "r": ctx.run_id})
-        if params.hold_file and checkpoint.next > params.hold_after:
-            # Rows written, not committed: a kill now must leave no trace of them.
-            with open(params.hold_file + ".waiting", "w"):
-                pass  # tells the test that the step is in flight
-            for _ in range(1200):
-                if not os.path.exists(params.hold_file):
-                    break
-                time.sleep(0.05)
+        if holding and not params.hold_first:
+            wait_while(params.hold_file)  # rows written, not committed: a kill leaves none
         ctx.advance(last - checkpoint.next + 1, f"wrote up to {last}")
         checkpoint.written += last - checkpoint.next + 1
         checkpoint.next = last + 1

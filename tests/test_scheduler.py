@@ -183,9 +183,11 @@ def test_sigterm_stops_cleanly_and_the_next_scheduler_continues(db, root, config
     hold.touch()  # step 6 waits until SIGTERM has arrived: the stop lands mid-step
     first = schedulers(config)
     first.wait_for_log("scheduler started")
+    # The step waits holding no lock: a step holding the write lock would keep the
+    # scheduler's own writes (and so its signal handler) waiting for the busy timeout.
     queued = jobs.start_run(db, root, "test-rows", {"count": "40", "delay": "0.02",
                                                     "hold_file": str(hold),
-                                                    "hold_after": "5"},
+                                                    "hold_after": "5", "hold_first": "true"},
                             where=jobs.Where.SCHEDULER)
     run_id = queued.run.id
     wait_for(lambda: Path(f"{hold}.waiting").exists(), "step 6 to be in flight")
