@@ -94,6 +94,15 @@ def pg_url(dbname: str) -> str:
     return f"postgresql+psycopg://root@/{dbname}?host={PG_SOCKET}"
 
 
+def drop_pg(url: str) -> None:
+    """Drop the test database of `url` (a `pg_url`), ending its connections."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    assert name and name.startswith("flowpro_"), url
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def make_settings(data_dir: Path, database_url: str = "", **sections: dict) -> Settings:
     doc: dict = {"storage": {"data_dir": str(data_dir)},
                  "security": {**FAST_SECURITY, **sections.pop("security", {})}}
@@ -170,7 +179,7 @@ def installation(backend: str, templates: dict[str, Template], tmp_path: Path,
     settings = make_settings(data_dir, url)
     yield settings
     if url:
-        _pg_exec(f'DROP DATABASE IF EXISTS "{url.split("/")[-1].split("?")[0]}" WITH (FORCE)')
+        drop_pg(url)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.clihelp import run_cli, write_config
-from tests.conftest import _pg_exec, make_settings, pg_url, require_pg
+from tests.conftest import _pg_exec, drop_pg, make_settings, pg_url, require_pg
 from tests.faulthelp import fill, read_only, small_tmpfs
 
 pytestmark = pytest.mark.integration
@@ -164,8 +164,7 @@ def test_older_database_is_refused_then_upgraded(backend, pg_status, tmp_path: P
         assert run_cli("db", "check", config=cfg).code == 0
     finally:
         if url:
-            _pg_exec(f'DROP DATABASE IF EXISTS "{url.split("/")[-1].split("?")[0]}" '
-                     "WITH (FORCE)")
+            drop_pg(url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
