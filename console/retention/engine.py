@@ -144,9 +144,11 @@ def audit_prefix_batch(db: Session, rule: Rule, going: dict[str, Clause], window
 class Pace:
     """Adapts the batch size so each batch holds the write lock about `target_ms`.
 
-    The speed (rows per ms of lock) is a moving average, so one batch slowed by the CPU
-    being busy elsewhere does not collapse the size; a batch over the 25 ms budget halves
-    it at once."""
+    The speed (rows per ms of lock) is a moving average. A batch far slower than the
+    target is most often not its size's fault: a commit stalls for tens of ms while another
+    connection checkpoints the WAL, whatever the batch size. One such batch is left out of
+    the average; a second one in a row counts, and over the 25 ms budget it halves the size.
+    """
 
     BUDGET_MS = 25.0
 
@@ -156,12 +158,18 @@ class Pace:
         self.first = True
         self.last_ms = 0.0  # the last batch's lock hold, saved with the next batch
         self.speed: float | None = None  # rows per ms, averaged
+        self.slow_before = False
 
     def update(self, planned: int, hold_ms: float) -> None:
         self.first = False
         self.last_ms = hold_ms
         if planned <= 0:
             return
+        slow = hold_ms > 2 * self.target_ms
+        if slow and not self.slow_before and self.speed is not None:
+            self.slow_before = True
+            return
+        self.slow_before = slow
         speed = planned / max(hold_ms, 0.05)
         self.speed = speed if self.speed is None else 0.7 * self.speed + 0.3 * speed
         wanted = int(self.speed * self.target_ms)
