@@ -163,6 +163,7 @@ class TablePart(Part):
             raise TypeError(f"{self.table} has no primary key to page the export by")
         pii = {p.name for p in category.pii}
         self.kinds = [column_kind(c) for c in columns]
+        self.nullable = [bool(c.nullable) for c in columns]
         self.columns = [
             ColumnInfo(c.name, "string" if masked and c.name in pii and k != "boolean" else k,
                        pii=c.name in pii, withheld=c.name in withheld,
@@ -210,6 +211,36 @@ class TablePart(Part):
             return f"CASE WHEN {name} IS NULL THEN '' WHEN {name} THEN 'true' ELSE 'false' END"
         return f"""COALESCE('"' || replace({name}, '"', '""') || '"', '')"""
 
+    def _csv_sqlite(self) -> str:
+        """The CSV line as one SQLite `printf`: `%w` doubles the quotes inside a quoted
+        field, `%s` writes NULL as nothing. Twice as fast as concatenating `replace`
+        calls; the same bytes (tests/test_export.py compares both)."""
+        if len(self.columns) > 100:  # printf takes at most 127 arguments
+            return self._csv_concat()
+        fmt: list[str] = []
+        args: list[str] = []
+        for info, kind, nullable in zip(self.columns, self.kinds, self.nullable, strict=True):
+            name = "x." + _quote(info.name)
+            if info.withheld:
+                fmt.append("")
+            elif kind == "integer":
+                fmt.append("%s")
+                args.append(name)
+            elif kind == "boolean":
+                fmt.append("%s")
+                args.append(self._csv(info, kind))
+            elif nullable:
+                fmt.append("%s")
+                args.append(f"""CASE WHEN {name} IS NULL THEN '' ELSE printf('"%w"', {name}) END""")
+            else:
+                fmt.append('"%w"')
+                args.append(name)
+        return f"printf('{','.join(fmt)}'" + "".join(f", {a}" for a in args) + ")"
+
+    def _csv_concat(self) -> str:
+        return " || ',' || ".join(self._csv(c, k) for c, k in zip(
+            self.columns, self.kinds, strict=True))
+
     def _json_sqlite(self, info: ColumnInfo, kind: str) -> str:
         name = "x." + _quote(info.name)
         value = name
@@ -249,8 +280,9 @@ class TablePart(Part):
             if not fast:
                 self._sql[key] = sub
             else:
-                csv = " || ',' || ".join(self._csv(c, k) for c, k in zip(
-                    self.columns, self.kinds, strict=True)) if "csv" in self.formats else "''"
+                csv = "''"
+                if "csv" in self.formats:
+                    csv = self._csv_concat() if pg else self._csv_sqlite()
                 if "jsonl" not in self.formats:
                     json = "''"
                 elif pg and not self.extra_keys:
