@@ -474,3 +474,27 @@ def test_sqlite_printf_csv_writes_the_same_bytes_as_concatenation(runtime, db) -
         compared += len(got)
     assert compared > 100
     db.rollback()
+
+
+def test_csv_record_count_survives_any_chunking() -> None:
+    """The bundle counts CSV records as the data streams by: a line break inside a quoted
+    field is not a record's end, wherever the chunks happen to be cut."""
+    import io
+    import random
+
+    from console.export.bundle import FileFigures
+
+    rng = random.Random(7)
+    alphabet = ['a', '"', '\n', '\r\n', ',', '""', 'Zoë', ' ']
+    for _ in range(300):
+        records = [[''.join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                    for _ in range(rng.randint(1, 4))] for _ in range(rng.randint(0, 30))]
+        out = io.StringIO(newline="")
+        csv.writer(out, lineterminator="\r\n", quoting=rng.choice(
+            [csv.QUOTE_ALL, csv.QUOTE_MINIMAL])).writerows(records)
+        blob = out.getvalue().encode()
+        cuts = sorted(rng.sample(range(len(blob) + 1), min(len(blob) + 1, 6)))
+        figures = FileFigures(csv=True)
+        for start, end in zip([0, *cuts], [*cuts, len(blob)], strict=True):
+            figures.data(blob[start:end])
+        assert figures.newlines == len(records), blob

@@ -121,6 +121,9 @@ class Staging:
 # -- counting and hashing ---------------------------------------------------------------------
 
 
+_NOT_QUOTE_OR_BREAK = bytes(b for b in range(256) if b not in b'"\n')
+
+
 @dataclass
 class FileFigures:
     """SHA-256, size and record count of one file, fed as it streams."""
@@ -137,9 +140,11 @@ class FileFigures:
         if not self.csv:
             self.newlines += chunk.count(b"\n")
             return
-        # A CSV record ends at a line break outside quotes: keep the text outside quoted
-        # fields (every other piece between quote characters) and count breaks in it.
-        pieces = chunk.split(b'"')
+        # A CSV record ends at a line break outside quotes. Only quotes and line breaks
+        # matter, so keep just those (in C, not per field in Python), drop adjacent quote
+        # pairs (two toggles with no break between change nothing), then keep the text
+        # outside quotes (every other piece between quote characters) and count breaks.
+        pieces = chunk.translate(None, _NOT_QUOTE_OR_BREAK).replace(b'""', b"").split(b'"')
         start = 1 if self._in_quotes else 0
         self.newlines += b"".join(pieces[start::2]).count(b"\n")
         if len(pieces) % 2 == 0:
