@@ -65,10 +65,22 @@ class Tmux:
         return self.tmux("display-message", "-p", "-t", "main", "#{pane_dead}").strip() == "1"
 
     def exit_status(self) -> int | None:
+        """The dead pane's exit status; -(signal) when a signal ended it. tmux marks the
+        pane dead when its terminal closes and records the status when it reaps the
+        process, a moment later: wait (up to 5 s) for that."""
         if not self.dead():
             return None
-        return int(self.tmux("display-message", "-p", "-t", "main",
-                             "#{pane_dead_status}").strip() or -1)
+        end = time.monotonic() + 5
+        while True:
+            status, signum = self.tmux("display-message", "-p", "-t", "main",
+                                       "#{pane_dead_status} #{pane_dead_signal}").split(" ")
+            if status.strip():
+                return int(status)
+            if signum.strip():
+                return -int(signum)
+            if time.monotonic() > end:
+                raise AssertionError("tmux recorded no exit status for the dead pane")
+            time.sleep(0.05)
 
     def pane_pid(self) -> int:
         return int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
