@@ -109,8 +109,8 @@ class E2eWorld:
         return self.terminal(name, [*self.world.ssh_argv(self.engineer_key, "-tt")], **kwargs)
 
     def ssh_pid(self, tmux: Tmux) -> int:
-        """The ssh client in that terminal (env execs it, so it is the pane's process)."""
-        pid = tmux.pane_pid()
+        """The ssh client in that terminal (env execs it: the pane shell's child)."""
+        pid = tmux.program_pid()
         exe = os.readlink(f"/proc/{pid}/exe")
         assert Path(exe).name == Path(SSH or "ssh").name, exe
         return pid

@@ -33,10 +33,15 @@ class Tmux:
         self.record = record
         command = " ".join(shlex.quote(a) for a in
                            ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv])
+        # The shell writes the program's exit status to a file: tmux (3.3) sometimes marks
+        # a pane dead without ever recording its status.
+        self.status_file = Path(f"/tmp/{self.socket}.status")
+        self.status_file.unlink(missing_ok=True)
         # -f /dev/null: no user tmux.conf; the window stays after the command exits so
-        # its last screen and exit status can be read.
+        # its last screen can be read.
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", str(cols),
-                  "-y", str(rows), "sh", "-c", "sleep 0.3; exec " + command)
+                  "-y", str(rows), "sh", "-c",
+                  f"sleep 0.3; {command}; echo $? > {shlex.quote(str(self.status_file))}")
         self.tmux("set-option", "-t", "main", "remain-on-exit", "on")
         self.tmux("set-option", "-t", "main", "status", "off")
         if record is not None:
@@ -65,25 +70,35 @@ class Tmux:
         return self.tmux("display-message", "-p", "-t", "main", "#{pane_dead}").strip() == "1"
 
     def exit_status(self) -> int | None:
-        """The dead pane's exit status; -(signal) when a signal ended it. tmux marks the
-        pane dead when its terminal closes and records the status when it reaps the
-        process, a moment later: wait (up to 5 s) for that."""
+        """The program's exit status once the pane is dead (128 + n for signal n)."""
         if not self.dead():
             return None
         end = time.monotonic() + 5
-        while True:
-            status, signum = self.tmux("display-message", "-p", "-t", "main",
-                                       "#{pane_dead_status} #{pane_dead_signal}").split(" ")
-            if status.strip():
-                return int(status)
-            if signum.strip():
-                return -int(signum)
+        while not self.status_file.exists() or not self.status_file.read_text().strip():
             if time.monotonic() > end:
-                raise AssertionError("tmux recorded no exit status for the dead pane")
+                raise AssertionError("the pane died without its shell writing the status")
             time.sleep(0.05)
+        return int(self.status_file.read_text())
 
     def pane_pid(self) -> int:
+        """The pane's shell."""
         return int(self.tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+
+    def program_pid(self) -> int:
+        """The program the shell runs (`env` execs it): the shell's child."""
+        shell = str(self.pane_pid())
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    head, rest = stat.read_text().rsplit(")", 1)
+                except (OSError, ValueError):
+                    continue
+                # The shell's first 0.3 s are a `sleep` (see __init__): not the program.
+                if rest.split()[1] == shell and not head.endswith("(sleep"):
+                    return int(stat.parent.name)
+            time.sleep(0.05)
+        raise AssertionError(f"the pane's shell {shell} runs no program")
 
     def wait_for(self, *needles: str, timeout: float = 30, absent: bool = False) -> str:
         """Until every needle is on the screen (or, with absent=True, none is)."""
@@ -123,3 +138,4 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run([self.binary, "-L", self.socket, "kill-server"], capture_output=True)
+        self.status_file.unlink(missing_ok=True)
