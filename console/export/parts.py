@@ -18,7 +18,8 @@ from typing import Any
 from sqlmodel import Session
 
 from console.catalog import LinkMatch, SubjectKind, category
-from console.export.rows import LogPart, Part, TablePart
+from console.export.logrows import LogPart
+from console.export.rows import Part, TablePart
 from console.permissions import Permission
 from console.principal import Principal, PrincipalKind
 from models.business import Customer, Employee

@@ -3,7 +3,8 @@ by the table's primary key, whatever its type and however many columns: the curs
 last key written, as a list of its column values, JSON-able for the export checkpoint).
 
 The fast path lets the database write both lines: SQLite's `json_object` and
-PostgreSQL's `row_to_json` for JSON Lines, string concatenation for the CSV, with dates
+PostgreSQL's `row_to_json` for JSON Lines, one `printf` (SQLite) or a concatenation
+(PostgreSQL) for the CSV, with dates
 as ISO 8601 (UTC, `Z`) on both backends; Python only joins the lines. Rows for someone
 without pii.read take the masked path: the same values, masked in Python
 (`console.masking`), then written with orjson and the same CSV rules.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -400,66 +401,3 @@ class TablePart(Part):
                 return f"{str(value)[:4]}-••-••"
             return mask_value(value)
         return mask_text(value) if isinstance(value, str) else value
-
-
-# -- processing logs ------------------------------------------------------------------------
-
-LOG_COLUMNS = (ColumnInfo("id", "integer"), ColumnInfo("time", "datetime"),
-               ColumnInfo("level", "string"), ColumnInfo("source", "string"),
-               ColumnInfo("host", "string"), ColumnInfo("program", "string"),
-               ColumnInfo("message", "string"), ColumnInfo("extra", "json"),
-               ColumnInfo("line", "integer"))
-
-
-@dataclass
-class LogPart(Part):
-    """Processing-log entries matching one or more filters (several: the union, as for
-    the lines that mention a data subject by any of their identifiers), through the log
-    store's own query service, masked as `reader` sees them."""
-
-    reader: Any  # Principal
-    filters: list[Any]  # LogFilter
-    name: str = "processing_logs"
-    title: str = "Processing logs"
-    columns: list[ColumnInfo] = field(default_factory=lambda: list(LOG_COLUMNS))
-    notes: list[str] = field(default_factory=list)
-
-    def fetch(self, db: Session, after: Cursor, limit: int) -> Batch:
-        from console.logs.query import fetch
-
-        after = int(after or 0)  # a log entry id; None: from the start
-        if not self.filters:
-            return Batch(0, after, True)
-        entries: dict[int, Any] = {}
-        bound: int | None = None
-        for flt in self.filters:
-            page = fetch(db, self.reader, flt, anchor=after, direction="newer",
-                         limit=min(limit, 5000), scan_budget=200_000)
-            for entry in page.entries:
-                entries[entry.id] = entry
-            if not page.exhausted:
-                bound = page.cursor if bound is None else min(bound, page.cursor)
-        chosen = sorted(i for i in entries if bound is None or i <= bound)
-        done = bound is None
-        last = bound if bound is not None else (chosen[-1] if chosen else after)
-        jsonl, csv = [], []
-        for entry_id in chosen:
-            record = log_record(entries[entry_id])
-            jsonl.append(orjson.dumps(record))
-            csv.append(",".join(csv_field(record[c.name], c.type)
-                                for c in self.columns).encode())
-        if not chosen:
-            return Batch(0, last, done)
-        return Batch(len(chosen), last, done, b"\n".join(jsonl) + b"\n",
-                     b"\r\n".join(csv) + b"\r\n")
-
-
-def log_record(entry: Any) -> dict[str, Any]:
-    from datetime import UTC
-
-    return {"id": entry.id,
-            "time": entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "level": entry.level.label, "source": entry.source, "host": entry.host,
-            "program": entry.program, "message": entry.message, "extra": entry.extra,
-            "line": entry.line}
-
