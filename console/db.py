@@ -167,26 +167,29 @@ def writing(db: Session) -> Iterator[Session]:
         db.info[_DEPTH] = 0
 
 
-# Database and disk faults a person can fix, by the words the drivers use for them.
-_FAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
+# Database and disk faults a person can fix, by the words the drivers use for them, and
+# whether running the same work again may succeed (a lock wait or a deadlock lost to a
+# concurrent change: the service layer retries those itself).
+_FAULTS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
     (("database or disk is full", "no space left on device", "could not extend file",
       "disk full", "could not write to file"),
-     "the disk holding the database is full: free some space (df -h) and run it again"),
+     "the disk holding the database is full: free some space (df -h) and run it again",
+     False),
     (("readonly database", "read-only file system", "read-only database",
       "unable to open database file"),
      "the database cannot be opened for writing (read-only file system or permissions): "
-     "make the data directory writable by this user and run it again"),
+     "make the data directory writable by this user and run it again", False),
     (("database is locked", "database table is locked", "database is busy",
       "lock timeout"),
      "the database stayed busy with another process longer than [database] "
-     "busy_timeout_ms: run it again"),
+     "busy_timeout_ms: run it again", True),
     (("deadlock detected", "could not serialize access"),
-     "the change collided with a concurrent change (deadlock): run it again"),
+     "the change collided with a concurrent change (deadlock): run it again", True),
     (("disk i/o error",),
      "the disk under the database failed a read or write (full, or failing: check df -h "
-     "and dmesg), then run it again"),
+     "and dmesg), then run it again", False),
     (("file is not a database", "database disk image is malformed"),
-     "the database file is damaged or not a database: restore it from a backup"),
+     "the database file is damaged or not a database: restore it from a backup", False),
 )
 
 
@@ -200,11 +203,10 @@ def storage_error(exc: BaseException, where: str = "") -> StorageError | None:
     else:
         return None
     low = detail.lower()
-    for needles, advice in _FAULTS:
+    for needles, advice, transient in _FAULTS:
         if any(n in low for n in needles):
             at = f" ({where})" if where else ""
             first = " ".join(detail.split())[:160]
-            transient = "run it again" in advice and ("busy" in advice or "collided" in advice)
             return StorageError(f"{advice}; the change in progress was rolled back{at} "
                                 f"[{first}]", transient=transient)
     return None

@@ -10,7 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,8 +20,8 @@ from console.logs.ingest import ingest
 from console.principal import os_principal
 from console.runtime import Runtime, open_runtime
 from tests.conftest import ADMIN_PASSWORD
-from tests.sshdhelp import ROOT, SSH, SshdWorld
-from tests.tmuxhelp import Tmux
+from tests.sshdhelp import ROOT, SSH, SshdWorld, sshd_world
+from tests.tmuxhelp import Tmux, require_tmux
 
 # Personal data in the logs that a support engineer without pii.read must never see.
 PII_EMAIL = "maria.lopez@example.com"
@@ -164,3 +164,20 @@ def log_in(tmux: Tmux, username: str = "admin", password: str = ADMIN_PASSWORD) 
     tmux.type(password)
     tmux.keys("Enter")
     return tmux.wait_for("1 Home", timeout=60)
+
+
+@contextlib.contextmanager
+def started_world(tmp: Path, prepare: Callable[[E2eWorld], None] = lambda _w: None
+                  ) -> Iterator[E2eWorld]:
+    """A real sshd with the console installed in `tmp`, `prepare`d (data, users), then
+    started; everything stopped and removed afterwards. For a fixture:
+    `with started_world(tmp_path, prepare) as world: yield world`."""
+    require_tmux()
+    for world in sshd_world():
+        made = E2eWorld(world, tmp)
+        try:
+            prepare(made)
+            made.start()
+            yield made
+        finally:
+            made.close()

@@ -20,10 +20,8 @@ from console.principal import system_principal
 from console.support import create_grant
 from console.users import create_user
 from tests.conftest import ADMIN_PASSWORD
-from tests.e2ehelp import E2eWorld, log_in, write_logs
-from tests.sshdhelp import sshd_world
+from tests.e2ehelp import E2eWorld, log_in, started_world, write_logs
 from tests.supporthelp import add_engineer
-from tests.tmuxhelp import require_tmux
 
 pytestmark = pytest.mark.integration
 
@@ -61,26 +59,22 @@ def hostile_logs(path: Path) -> Path:
 
 @pytest.fixture
 def e2e(tmp_path: Path) -> Iterator[E2eWorld]:
-    require_tmux()
-    for world in sshd_world():
-        made = E2eWorld(world, tmp_path)
-        try:
-            raw = hostile_logs(tmp_path / "app.jsonl")
-            made.ingest(tmp_path / "app.jsonl")
-            made.ingest(raw)
-            runtime = made.runtime()
-            with runtime.database.scope() as db:
-                create_user(db, system_principal("test"), "aa-mallory",
-                            security=runtime.settings.security, password=ADMIN_PASSWORD,
-                            roles=("auditor",), display_name=DISPLAY_NAME)
-                add_engineer(runtime, db)
-                create_grant(db, system_principal("admin"), settings=runtime.settings.support,
-                             engineer="fp-jane", scope="logs.read", reason=REASON,
-                             ticket="FP-1")
-            made.start()
-            yield made
-        finally:
-            made.close()
+    def prepare(made: E2eWorld) -> None:
+        raw = hostile_logs(tmp_path / "app.jsonl")
+        made.ingest(tmp_path / "app.jsonl")
+        made.ingest(raw)
+        runtime = made.runtime()
+        with runtime.database.scope() as db:
+            create_user(db, system_principal("test"), "aa-mallory",
+                        security=runtime.settings.security, password=ADMIN_PASSWORD,
+                        roles=("auditor",), display_name=DISPLAY_NAME)
+            add_engineer(runtime, db)
+            create_grant(db, system_principal("admin"), settings=runtime.settings.support,
+                         engineer="fp-jane", scope="logs.read", reason=REASON,
+                         ticket="FP-1")
+
+    with started_world(tmp_path, prepare) as made:
+        yield made
 
 
 def test_no_control_sequence_from_the_data_reaches_the_terminal(e2e: E2eWorld) -> None:

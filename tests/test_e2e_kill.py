@@ -21,29 +21,24 @@ from models.audit import AuditEvent
 from models.identity import LoginSession, User
 from models.jobs import JobRun, JobState
 from tests.conftest import ADMIN_PASSWORD
-from tests.e2ehelp import E2eWorld, audit_verify, log_in
-from tests.sshdhelp import sshd_world
-from tests.tmuxhelp import Tmux, require_tmux
+from tests.e2ehelp import E2eWorld, audit_verify, log_in, started_world
+from tests.tmuxhelp import Tmux
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def e2e(tmp_path: Path) -> Iterator[E2eWorld]:
-    require_tmux()
-    for world in sshd_world():
-        made = E2eWorld(world, tmp_path)
-        try:
-            runtime = made.runtime()
-            with runtime.database.scope() as db:
-                create_user(db, system_principal("test"), "bob",
-                            security=runtime.settings.security, password=ADMIN_PASSWORD,
-                            roles=("auditor",), display_name="Bob Before")
-                tk.prepare(db)
-            made.start()
-            yield made
-        finally:
-            made.close()
+    def prepare(made: E2eWorld) -> None:
+        runtime = made.runtime()
+        with runtime.database.scope() as db:
+            create_user(db, system_principal("test"), "bob",
+                        security=runtime.settings.security, password=ADMIN_PASSWORD,
+                        roles=("auditor",), display_name="Bob Before")
+            tk.prepare(db)
+
+    with started_world(tmp_path, prepare) as made:
+        yield made
 
 
 def kill_client(e2e: E2eWorld, tmux: Tmux) -> None:

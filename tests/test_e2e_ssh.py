@@ -28,25 +28,26 @@ from console.principal import system_principal
 from console.sshkeys import add_key
 from models.identity import User
 from models.support import SupportGrant, SupportSession
-from tests.e2ehelp import PII_EMAIL, PII_PHONE, SIZES, TERMINALS, E2eWorld, log_in, write_logs
-from tests.sshdhelp import sshd_world
+from tests.e2ehelp import (
+    PII_EMAIL,
+    PII_PHONE,
+    SIZES,
+    TERMINALS,
+    E2eWorld,
+    log_in,
+    started_world,
+    write_logs,
+)
 from tests.supporthelp import TOTP_SECRET
-from tests.tmuxhelp import Tmux, require_tmux
+from tests.tmuxhelp import Tmux
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def e2e(tmp_path: Path) -> Iterator[E2eWorld]:
-    require_tmux()
-    for world in sshd_world():
-        made = E2eWorld(world, tmp_path)
-        try:
-            made.ingest(write_logs(tmp_path / "app.jsonl"))
-            made.start()
-            yield made
-        finally:
-            made.close()
+    with started_world(tmp_path, lambda w: w.ingest(write_logs(tmp_path / "app.jsonl"))) as made:
+        yield made
 
 
 def pick(tmux: Tmux, names: list[str], wanted: str) -> None:
@@ -197,16 +198,9 @@ WALKS = [(size, term) for size in SIZES for term in TERMINALS
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eWorld]:
     """One world for the read-only walks (each walk its own ssh session and terminal)."""
-    require_tmux()
     tmp = tmp_path_factory.mktemp("e2e-walk")
-    for world in sshd_world():
-        made = E2eWorld(world, tmp)
-        try:
-            made.ingest(write_logs(tmp / "app.jsonl"))
-            made.start()
-            yield made
-        finally:
-            made.close()
+    with started_world(tmp, lambda w: w.ingest(write_logs(tmp / "app.jsonl"))) as made:
+        yield made
 
 
 def area_marker(area: Area) -> str:

@@ -320,11 +320,12 @@ def origin_ids(db: Session, keys: Iterable[tuple[str, str, str]],
                cache: dict[tuple[str, str, str], int]) -> None:
     """Fill `cache` with the ids of (source, host, program) triples, creating missing
     ones (inside the caller's write transaction)."""
+    pg = is_pg(db)
     for key in keys:
         if key in cache:
             continue
         source, host, program = key
-        if is_pg(db):
+        if pg:
             source, host, program = to_pg(source), to_pg(host), to_pg(program)
         row = db.exec(select(LogOrigin).where(LogOrigin.source == source,
                                               LogOrigin.host == host,
