@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from console import clock as clock_module
 from console.clock import FrozenClock
 from console.config import Settings, parse_settings
 from console.principal import Principal, os_principal
+from tests.pgpool import ClonePool, orphans
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Correct-Horse-Battery-77"
@@ -94,13 +94,27 @@ def pg_url(dbname: str) -> str:
     return f"postgresql+psycopg://root@/{dbname}?host={PG_SOCKET}"
 
 
-def drop_pg(url: str) -> None:
-    """Drop the test database of `url` (a `pg_url`), ending its connections."""
+def _test_db_name(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     name = make_url(url).database
     assert name and name.startswith("flowpro_"), url
-    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return name
+
+
+def drop_pg(url: str) -> None:
+    """Drop the test database of `url` (a `pg_url`), ending its connections."""
+    _pg_exec(f'DROP DATABASE IF EXISTS "{_test_db_name(url)}" WITH (FORCE)')
+
+
+def _drop_orphans() -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_SOCKET, dbname="postgres", user="root") as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'flowpro\\_t\\_%'")]
+    for name in orphans(names):
+        _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(data_dir: Path, database_url: str = "", **sections: dict) -> Settings:
@@ -123,25 +137,34 @@ class Template:
         self.backend = backend
         self.data_dir = root / f"template-{backend}"
         self.pg_name = f"flowpro_tmpl_{os.getpid()}" if backend == "postgresql" else ""
+        self.pool: ClonePool | None = None
         if self.pg_name:
+            _drop_orphans()
             _pg_exec(f'DROP DATABASE IF EXISTS "{self.pg_name}"')
             _pg_exec(f'CREATE DATABASE "{self.pg_name}"')
         settings = make_settings(self.data_dir, pg_url(self.pg_name) if self.pg_name else "")
         initialize(settings, admin=ADMIN, password=ADMIN_PASSWORD,
                    actor=system_principal("test"))
+        if self.pg_name:
+            self.pool = ClonePool(self.pg_name, _pg_exec)
 
     def clone(self, target: Path) -> str:
         """Copy into `target`; returns the database URL ('' = SQLite in target)."""
         shutil.copytree(self.data_dir, target)
         for suffix in ("-wal", "-shm"):
             (target / f"console.db{suffix}").unlink(missing_ok=True)
-        if not self.pg_name:
+        if self.pool is None:
             return ""
-        name = f"flowpro_t_{uuid.uuid4().hex[:12]}"
-        _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg_name}" STRATEGY FILE_COPY')
-        return pg_url(name)
+        return pg_url(self.pool.take())
+
+    def release(self, url: str) -> None:
+        """Drop a clone's database (in the background)."""
+        if self.pool is not None and url:
+            self.pool.give_back(_test_db_name(url))
 
     def drop(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         if self.pg_name:
             _pg_exec(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
@@ -178,8 +201,7 @@ def installation(backend: str, templates: dict[str, Template], tmp_path: Path,
     url = template.clone(data_dir)
     settings = make_settings(data_dir, url)
     yield settings
-    if url:
-        drop_pg(url)
+    template.release(url)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _template, drop_pg, make_settings
+from tests.conftest import _template, make_settings
 from tests.killhelp import JOB_CASES, kill_ingest, kill_job_runs, write_log
 
 pytestmark = pytest.mark.integration
@@ -29,8 +29,7 @@ def second_installation(backend, templates, tmp_path, tmp_path_factory):
     template = _template(templates, backend, tmp_path_factory)
     url = template.clone(tmp_path / "reference")
     yield make_settings(tmp_path / "reference", url)
-    if url:
-        drop_pg(url)
+    template.release(url)
 
 
 @pytest.mark.parametrize("kind", sorted(JOB_CASES))
