@@ -55,6 +55,14 @@ class Principal:
                 f"({permission.description.lower()}); ask an administrator",
                 permission=permission.value)
 
+    def checked(self) -> Principal:
+        """This principal with the permissions that hold now, fixed: for one service call
+        that asks several times within milliseconds (each live check costs a few
+        database reads). May raise SessionEnded."""
+        if self.authorizer is None:
+            return self
+        return replace(self, permissions=self.authorizer(self), authorizer=None)
+
     def with_session(self, session_id: str | None) -> Principal:
         return replace(self, session_id=session_id)
 

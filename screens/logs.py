@@ -21,7 +21,6 @@ from console.logs import query, stats
 from console.logs.common import LABELS, Level, parse_when
 from console.logs.query import LogFilter, Page
 from console.logs.text import matcher
-from console.masking import sees_pii
 from screens.base import AreaScreen
 from screens.widgets.histogram import Histogram
 from screens.widgets.log_dialogs import AskScreen, DetailScreen, PickScreen
@@ -79,6 +78,7 @@ class LogsScreen(AreaScreen):
         self.total = 0
         self.span: tuple[int, int] | None = None  # histogram range (Unix seconds)
         self._after_page: LogFilter | None = None  # stats to load once rows are shown
+        self.masked = False
 
     def compose_body(self) -> ComposeResult:
         tz = self.console.settings.ui.timezone
@@ -119,12 +119,26 @@ class LogsScreen(AreaScreen):
         flt, self._after_page = self._after_page, None
         if flt is None:
             return
+        # A filter with words: counting their hits can take a while, so the overview
+        # follows the rows from a worker of its own.
+        self.call(stats.overview, flt, bars=self._bars(), group="overview",
+                  on_done=partial(self._show_overview, flt),
+                  on_error=lambda _e: self._record(flt))
+
+    def _bars(self) -> int:
+        return max(self.size.width - 2, 10)
+
+    def _show_overview(self, flt: LogFilter, summary: stats.Overview) -> None:
+        self.masked = summary.masked
+        self._counted(summary.total)
+        self._histogram(summary.histogram)
+        # The audit event of the read once this is painted (the scroll bar's frame comes
+        # after the layout's), not competing with the repaint for the GIL.
+        self.set_timer(0.1, partial(self._record, flt))
+
+    def _record(self, flt: LogFilter) -> None:
         self.call(query.record_search, flt, where="tui", group="filter",
                   on_error=lambda _e: None)
-        self.call(stats.approximate_count, flt, group="count", on_done=self._counted,
-                  on_error=lambda _e: None)
-        self.call(stats.histogram, flt, bars=max(self.size.width - 2, 10), group="histogram",
-                  on_done=self._histogram, on_error=lambda _e: None)
 
     def _counted(self, total: int) -> None:
         self.total = total
@@ -161,7 +175,7 @@ class LogsScreen(AreaScreen):
         for chip in chips:
             line.append_text(literal(f" {chip} ", style="reverse"))
             line.append(" ")
-        self.query_one("#chips", Static).update(line)
+        self.query_one("#chips", Static).update(line, layout=False)  # one line, always
 
     def _show_status(self) -> None:
         view = self.view
@@ -173,8 +187,7 @@ class LogsScreen(AreaScreen):
             parts.append(f"row {view.cursor + 1:,}")
         if self.following:
             parts.append("FOLLOWING")
-        principal = self.console.principal
-        if principal is not None and not sees_pii(principal):
+        if self.masked:  # known from the service: no database call here, on every move
             parts.append("personal data masked")
         # One line of fixed height: no layout pass on every keystroke.
         self.query_one("#log-status", Static).update(literal(" · ".join(parts)), layout=False)
@@ -188,19 +201,34 @@ class LogsScreen(AreaScreen):
         self._fetch(req, anchor)
 
     def _fetch(self, req: Request, anchor: int | None, found: list | None = None) -> None:
-        def done(page: Page) -> None:
+        def done(page: Page, summary: stats.Overview | None = None) -> None:
             if self.view.pending is not req:
                 return  # superseded (a new filter, a jump): stop scanning for it
             got = (found or []) + page.entries if req.direction == "newer" \
                 else page.entries + (found or [])
             if len(got) < PAGE // 4 and not page.exhausted:  # sparse match: keep scanning
+                if summary is not None:
+                    self._show_overview(flt, summary)
                 self._fetch(req, page.cursor, got)
                 return
             self.view.receive(req, got, page.exhausted)
-            if self._after_page is not None and req.reason == "last":
+            if summary is not None:
+                self._show_overview(flt, summary)
+            elif self._after_page is not None and req.reason == "last":
                 self._after_first_page()
 
-        self.call(query.fetch, self.flt, anchor=anchor, direction=req.direction, limit=PAGE,
+        flt = self.flt
+        if (self._after_page is flt and req.reason == "last" and anchor is None
+                and found is None and not flt.text):
+            # A new filter without words: rows, count and sparkline from one worker, so
+            # they are painted in one frame (two workers and two repaints took turns on
+            # the GIL and the count landed 120-170 ms after the key).
+            self._after_page = None
+            self.call(stats.first_look, flt, limit=PAGE, bars=self._bars(),
+                      on_done=lambda look: done(look.page, look.overview), group="page",
+                      exclusive=False)
+            return
+        self.call(query.fetch, flt, anchor=anchor, direction=req.direction, limit=PAGE,
                   on_done=done, group="page", exclusive=False)
 
     def _poll(self) -> None:

@@ -19,7 +19,7 @@ from console.logs.export import export, iter_entries
 from console.logs.ingest import ingest
 from console.logs.query import LogFilter, detail, fetch
 from console.logs.retention import drop_month, list_months, purge_before
-from console.logs.stats import approximate_count, histogram
+from console.logs.stats import approximate_count, first_look, histogram, overview
 from console.principal import Principal, PrincipalKind
 from models.audit import AuditEvent
 
@@ -200,6 +200,39 @@ def test_permissions(db, root, tmp_path: Path) -> None:
         ingest(db, nobody, [tmp_path])
     with pytest.raises(ValidationError, match="does not exist"):
         run(db, root, tmp_path / "missing.log")
+
+
+def test_first_look_is_the_first_page_and_the_overview_with_one_live_check(
+        db, root, tmp_path: Path) -> None:
+    """What the browser loads after a new filter: the same page and overview as the
+    separate calls, the permissions checked once, and refused once they are gone."""
+    from dataclasses import replace
+
+    from console.permissions import Permission
+
+    run(db, root, write(tmp_path / "a.log", syslog_lines(T0, 40)))
+    errors = LogFilter(levels=frozenset({3}))
+    checks: list[str] = []
+    granted = {Permission.LOGS_READ}
+
+    def authorizer(_p: Principal) -> frozenset[Permission]:
+        checks.append("check")
+        return frozenset(granted)
+
+    reader = Principal(name="reader", kind=PrincipalKind.USER, authorizer=authorizer)
+    look = first_look(db, reader, errors, limit=100, bars=10)
+    assert len(checks) == 1
+    assert [e.id for e in look.page.entries] == [e.id for e in fetch(db, root, errors).entries]
+    assert len(look.page.entries) == look.overview.total == 4
+    assert look.overview.histogram.totals == histogram(db, root, errors, bars=10).totals
+    assert look.overview.masked  # no pii.read
+    assert not overview(db, root, errors).masked
+    checked = reader.checked()
+    assert checked.authorizer is None and checked.permissions == {Permission.LOGS_READ}
+    assert replace(checked, name="x").checked().permissions == checked.permissions
+    granted.clear()  # the role was taken away: the next call is refused
+    with pytest.raises(AccessDenied):
+        first_look(db, reader, errors)
 
 
 def test_retention_drops_months_and_trims_the_boundary(db, root, tmp_path: Path) -> None:

@@ -260,6 +260,7 @@ def fetch(db: Session, actor: Principal, flt: LogFilter, *, anchor: int | None =
     (then `exhausted` is False and few or no entries may come back). Needs logs.read;
     raises ValidationError for a bad regex or (without pii.read) a search for personal
     data."""
+    actor = actor.checked()  # the plan asks again (pii.read)
     actor.require(Permission.LOGS_READ)
     plan = _Plan(db, actor, flt)
     if anchor is None and direction == "newer":
@@ -287,6 +288,7 @@ def check_filter(flt: LogFilter) -> None:
 def record_search(db: Session, actor: Principal, flt: LogFilter, *, where: str) -> None:
     """Audit that `actor` looked at the logs through `flt` (`where`: tui, cli, export).
     Needs logs.read."""
+    actor = actor.checked()  # asked three times below
     actor.require(Permission.LOGS_READ)
     _Plan(db, actor, flt)  # the same validation the reads will do
     audit.record_alone(db, actor, "logs.search", target=where,

@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 from console.contract import service
 from console.logs import store
 from console.logs.common import SPANS, fts_of, month_bounds, table_of, ts_us
-from console.logs.query import LogFilter, _Plan
+from console.logs.query import LogFilter, Page, _Plan, fetch
 from console.logs.text import fts5_query, tsquery
+from console.masking import sees_pii
 from console.permissions import Permission
 from console.principal import Principal
 from models.logs import LogRollup
@@ -101,6 +102,40 @@ def approximate_count(db: Session, actor: Principal, flt: LogFilter) -> int:
     if flt.text and total:
         total = min(total, _text_hits(db, _Plan(db, actor, flt), TEXT_COUNT_CAP))
     return total
+
+
+@dataclass
+class Overview:
+    total: int  # approximate_count
+    histogram: Histogram
+    masked: bool  # personal data in messages is masked for this principal
+
+
+@service("logs.read")
+def overview(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) -> Overview:
+    """The approximate count and the histogram of `flt` together: what the log browser
+    shows above and below its rows after a new filter, read in one session so that the
+    two arrive (and are painted) at once; with whether messages come masked. Needs
+    logs.read."""
+    actor = actor.checked()  # one live check for the three questions
+    return Overview(approximate_count(db, actor, flt), histogram(db, actor, flt, bars=bars),
+                    masked=not sees_pii(actor))
+
+
+@dataclass
+class FirstLook:
+    page: Page
+    overview: Overview
+
+
+@service("logs.read")
+def first_look(db: Session, actor: Principal, flt: LogFilter, *, limit: int = 100,
+               bars: int = 60) -> FirstLook:
+    """The newest page of `flt` and its overview in one call: for a filter without words
+    the overview costs a few milliseconds of rollups, and the browser paints rows, count
+    and sparkline in one frame instead of two. Needs logs.read."""
+    actor = actor.checked()
+    return FirstLook(fetch(db, actor, flt, limit=limit), overview(db, actor, flt, bars=bars))
 
 
 def _text_hits(db: Session, plan: _Plan, cap: int) -> int:

@@ -8,6 +8,7 @@ from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -55,6 +56,25 @@ class KeyBar(Footer):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._composed_width = 0
+        self._composed_keys: tuple = ()
+
+    def _keys(self) -> tuple:
+        """What the bar shows: each active binding as it would be drawn."""
+        return tuple((b.key, b.action, b.description, b.show, enabled, tooltip)
+                     for _node, b, enabled, tooltip in self.screen.active_bindings.values())
+
+    def bindings_changed(self, screen: Screen) -> None:
+        # Textual recomposes the bar on every focus change and screen resume (three times
+        # when a dialog closes, some 30-50 ms each at 80x24); only when the keys changed
+        # is that needed.
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        if self.is_attached and (self._keys() != self._composed_keys
+                                 or self._width() != self._composed_width):
+            await self.recompose()
 
     def _width(self) -> int:
         return self.size.width or self.app.size.width
@@ -63,6 +83,8 @@ class KeyBar(Footer):
         widgets: list[Widget] = list(super().compose())
         width = self._width()
         self._composed_width = width
+        if self._bindings_ready:
+            self._composed_keys = self._keys()
         if not widgets:
             return
         palette = [w for w in widgets if w.has_class("-command-palette")]
