@@ -34,10 +34,15 @@ class LoginScreen(Screen[None]):
     # Enter is a priority binding: the app handles it before forwarding the next keys, so
     # a password typed ahead (over a slow SSH link, or by a password manager) lands in the
     # password field. As a plain Input binding, the keys after it were already queued for
-    # the username field when the focus moved (seen over ssh under load).
+    # the username field when the focus moved (seen over ssh under load). Tab likewise:
+    # "admin<Tab>password" typed ahead put the whole line in the username field.
     BINDINGS = [Binding("escape", "clear", "Clear", id="login.clear"),
                 Binding("enter", "enter", "Next", id="login.enter", show=False,
-                        priority=True)]
+                        priority=True),
+                Binding("tab", "next_field", "Next field", id="login.next_field",
+                        show=False, priority=True),
+                Binding("shift+tab", "previous_field", "Previous field",
+                        id="login.previous_field", show=False, priority=True)]
     AUTO_FOCUS = "#username"
 
     def __init__(self, *, banner: str = "", message: str = "") -> None:
@@ -65,6 +70,12 @@ class LoginScreen(Screen[None]):
         elif focused is not None and focused.id in ("password", "login"):
             # After the keys already queued for the field (the end of the password).
             focused.call_later(self._submit_unless_busy)
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
 
     def _submit_unless_busy(self) -> None:
         if not self.query_one("#login", Button).disabled:

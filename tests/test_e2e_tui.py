@@ -17,19 +17,20 @@ ONE_BACKEND = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 def _key(char: str) -> events.Key:
-    names = {"\r": "enter", "-": "minus"}
-    return events.Key(names.get(char, char), None if char == "\r" else char)
+    names = {"\r": "enter", "\t": "tab", "-": "minus"}
+    return events.Key(names.get(char, char), None if char in "\r\t" else char)
 
 
 @ONE_BACKEND
-async def test_password_typed_ahead_lands_in_the_password_field(runtime) -> None:
+@pytest.mark.parametrize("between", ["\r", "\t"], ids=["enter", "tab"])
+async def test_password_typed_ahead_lands_in_the_password_field(runtime, between) -> None:
     """A burst of keys, as a password manager or a slow SSH link delivers them: the app
-    forwards keys before the username field has handled Enter, so the focus must move when
-    the app sees Enter, not later."""
+    forwards keys before the username field has handled Enter (or Tab), so the focus must
+    move when the app sees the key, not later."""
     app = ConsoleApp(runtime, host="testhost")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_screen(pilot, app, "LoginScreen")
-        for char in f"{ADMIN}\r{ADMIN_PASSWORD}\r":
+        for char in f"{ADMIN}{between}{ADMIN_PASSWORD}\r":
             app.post_message(_key(char))
         await settle(pilot, app)
         if type(app.screen).__name__ == "LoginScreen":
