@@ -17,13 +17,13 @@ from textual.command import Hit, Hits, Provider
 from textual.widgets import DataTable, Static
 
 from console.display import literal, local_time
-from console.export.backup import BackupSpec, BackupView, begin_backup, list_backups
+from console.export.backup import BackupView, list_backups
 from console.export.register import ExportView, discard_export, list_exports, verify_export
-from console.export.service import Begun, begin_export, spec_from_values
-from console.jobs import Started
+from console.export.service import Begun
 from screens.base import AreaScreen
 from screens.widgets.confirm import ConfirmScreen
 from screens.widgets.export_form import ExportFormScreen, ExportRequest
+from screens.widgets.export_start import start_export
 from screens.widgets.secret_prompt import OpenBundleScreen, Opening
 from screens.widgets.text_report import TextReportScreen
 
@@ -195,48 +195,7 @@ class ExportsScreen(AreaScreen):
         self.app.push_screen(form)
 
     def _submit(self, form: ExportFormScreen, request: ExportRequest) -> None:
-        runtime = self.console.runtime
-        if request.kind == "backup":
-            values = request.values
-            spec = BackupSpec(recipients=tuple(values["recipients"].split())
-                              if values["protection"] == "recipients" else (),
-                              passphrase=request.passphrase,
-                              no_encrypt=values["protection"] == "none")
-            self.app.run_service(form, begin_backup, spec, settings=runtime.settings,
-                                 keys=runtime.keys, on_error=form.show_error,
-                                 on_done=lambda made: self._begun(form, f"backup #{made[0].id}",
-                                                                  made[1], []),
-                                 group="form-submit")
-            return
-        try:
-            spec = spec_from_values(request.kind, request.values, request.passphrase)
-        except Exception as exc:  # noqa: BLE001 - a ConsoleError shows in the form
-            from console.errors import ConsoleError
-
-            if isinstance(exc, ConsoleError):
-                form.show_error(exc)
-                return
-            raise
-        self.app.run_service(form, begin_export, spec, settings=runtime.settings,
-                             keys=runtime.keys, on_error=form.show_error,
-                             on_done=lambda begun: self._begun(
-                                 form, f"export #{begun.export.id}", begun.started,
-                                 begun.warnings),
-                             group="form-submit")
-
-    def _begun(self, form: ExportFormScreen, what: str, started: Started,
-               warnings: list[str]) -> None:
-        form.dismiss(None)
-        for warning in warnings:
-            self.notify(warning, severity="warning", timeout=10, markup=False)
-        if started.claim is not None and self.console.principal is not None:
-            self.console.local_jobs.launch(started.claim, self.console.principal)
-            self.notify(f"{what} is being written in this console (job #{started.run.id}).",
-                        markup=False)
-        else:
-            self.notify(f"{what} queued for the scheduler (job #{started.run.id}).",
-                        markup=False)
-        self.action_refresh()
+        start_export(self, form, request, after=self.action_refresh)
 
     def action_verify(self) -> None:
         view = self.selected()

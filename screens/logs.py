@@ -22,6 +22,8 @@ from console.logs.common import LABELS, Level, parse_when
 from console.logs.query import LogFilter, Page
 from console.logs.text import matcher
 from screens.base import AreaScreen
+from screens.widgets.export_form import ExportFormScreen
+from screens.widgets.export_start import start_export
 from screens.widgets.histogram import Histogram
 from screens.widgets.log_dialogs import AskScreen, DetailScreen, PickScreen
 from screens.widgets.log_view import PAGE, LogView, Request
@@ -37,7 +39,8 @@ class LogCommands(Provider):
         ("Filter by host", "hosts", "h"), ("Filter by time range", "range", "r"),
         ("Filter by words (full text)", "text", "t"), ("Filter by regex", "regex", "x"),
         ("Jump to a time", "jump", "J"), ("Clear the filters", "clear", "c"),
-        ("Export the current view", "export", "e"),
+        ("Export the current view as a bundle (disclosure register)", "export", "e"),
+        ("Export the current view to a file on this server", "export_file", "E"),
     )
 
     async def search(self, query_text: str) -> Hits:
@@ -68,6 +71,7 @@ class LogsScreen(AreaScreen):
         Binding("J", "jump", "Jump to time", id="logs.jump", show=False),
         Binding("c", "clear", "Clear filters", id="logs.clear", show=False),
         Binding("e", "export", "Export", id="logs.export"),
+        Binding("E", "export_file", "Export to a file", id="logs.export_file", show=False),
     ]
 
     def __init__(self) -> None:
@@ -390,6 +394,13 @@ class LogsScreen(AreaScreen):
         self.apply_filter(LogFilter())
 
     def action_export(self) -> None:
+        """The view as a bundle: signed, encrypted, in the disclosure register (Exports)."""
+        form = ExportFormScreen("logs", log_filter=self.flt)
+        form.submit = partial(start_export, self)
+        self.app.push_screen(form)
+
+    def action_export_file(self) -> None:
+        """The view as one JSON Lines or CSV file on this server (audited, masked)."""
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         default = str(self.console.runtime.data_dir / "exports" / f"logs-{stamp}.jsonl")
 

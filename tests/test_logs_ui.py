@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import select
+
 from console.app import ConsoleApp
 from console.logs.ingest import ingest
+from models.exports import Export
 from tests.clihelp import run_cli, write_config
 from tests.conftest import ADMIN, ADMIN_PASSWORD
 from tests.tuihelp import log_in, screen_text, settle, wait_for_screen
@@ -94,9 +99,9 @@ async def test_browser_filter_search_follow_and_escapes(runtime, db, root, tmp_p
         assert raw.endswith("srv01 app[1]: freshly appended line")
         assert '"host": "srv01"' in str(app.screen.query_one("#detail-fields").render())
         await pilot.press("escape")
-        # export the current view
+        # export the current view to a file here
         await wait_for_screen(pilot, app, "LogsScreen")
-        await pilot.press("e")
+        await pilot.press("E")
         await wait_for_screen(pilot, app, "AskScreen")
         target = tmp_path / "view.csv"
         app.screen.query_one("#ask").value = str(target)
@@ -107,6 +112,35 @@ async def test_browser_filter_search_follow_and_escapes(runtime, db, root, tmp_p
             if target.exists() and len(target.read_text().splitlines()) == 63:
                 break
         assert len(target.read_text().splitlines()) == 63  # header + 62 entries
+        # ... and as a bundle in the disclosure register, with the view's filter
+        screen.apply_filter(replace(screen.flt, levels=frozenset({3})))
+        await until(pilot, app, lambda t: "level error" in t)
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, "ExportFormScreen")
+        form = app.screen
+        assert "levels error" in str(form.query_one("#view-filter").render())
+        assert not form.query_one("#row-text").display  # the view, not the form's words
+        form.query_one("#protection").value = "none"
+        form.query_one("#to").value = "the payroll vendor"
+        await pilot.pause()
+        await pilot.click("#start")
+        await wait_for_screen(pilot, app, "LogsScreen")
+        # the form's styles must not reach the browser (a "#view" rule once did: one row)
+        assert screen.view.size.height >= 15
+        db.rollback()
+        for _ in range(300):
+            await pilot.pause(0.1)
+            bundle = db.exec(select(Export)).first()
+            db.rollback()
+            if bundle is not None and bundle.state == "done":
+                break
+        assert bundle is not None and bundle.state == "done", bundle
+        assert bundle.kind == "logs" and bundle.disclosed_to == "the payroll vendor"
+        assert json.loads(bundle.filters).get("levels") == [3], bundle.filters
+        with tarfile.open(bundle.path) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("logs.jsonl"))
+            rows = tar.extractfile(member).read().decode().splitlines()  # type: ignore[union-attr]
+        assert len(rows) == 12 and all(json.loads(r)["level"] == "error" for r in rows)
 
 
 def test_cli_ingest_search_tail_export(installation, tmp_path: Path) -> None:

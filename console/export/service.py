@@ -326,8 +326,11 @@ def parse_subject(text: str) -> tuple[SubjectKind, int]:
                               ) from None
 
 
-def spec_from_values(kind: str, values: dict[str, str], passphrase: str | None) -> ExportSpec:
-    """An ExportSpec from a form's text values (the TUI's new-export form)."""
+def spec_from_values(kind: str, values: dict[str, str], passphrase: str | None, *,
+                     view: Any = None) -> ExportSpec:
+    """An ExportSpec from a form's text values (the TUI's new-export form). For a logs
+    export, `view` (a LogFilter: the log browser's current view) takes the place of
+    the form's words and level. Raises ValidationError."""
     protection = values.get("protection", "recipients")
     recipients = tuple(values.get("recipients", "").split()) if protection == "recipients" \
         else ()
@@ -337,11 +340,13 @@ def spec_from_values(kind: str, values: dict[str, str], passphrase: str | None) 
         from console.logs.common import parse_levels
         from console.logs.query import LogFilter, check_filter
 
-        try:
-            levels = parse_levels(values["level"]) if values.get("level") else None
-        except ValueError as exc:
-            raise ValidationError("filter", str(exc)) from None
-        flt = LogFilter(levels=levels, text=values.get("text", ""))
+        flt = view
+        if flt is None:
+            try:
+                levels = parse_levels(values["level"]) if values.get("level") else None
+            except ValueError as exc:
+                raise ValidationError("filter", str(exc)) from None
+            flt = LogFilter(levels=levels, text=values.get("text", ""))
         check_filter(flt)
         log_filter = filter_to_json(flt)
     purpose = Purpose(values["purpose"]) if values.get("purpose") else None

@@ -15,6 +15,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from console.display import literal
 from console.errors import ConsoleError, ValidationError
+from console.logs.common import LABELS, Level
+from console.logs.query import LogFilter
 
 KINDS = (("A person (access / portability)", "subject"), ("Handover: every category", "handover"),
          ("Processing logs", "logs"), ("Backup of the database", "backup"))
@@ -31,6 +33,7 @@ class ExportRequest:
     kind: str
     values: dict[str, str]
     passphrase: str | None = field(default=None, repr=False)
+    log_filter: LogFilter | None = None  # the log browser's view, for kind "logs"
 
 
 class ExportFormScreen(ModalScreen[ExportRequest | None]):
@@ -40,10 +43,14 @@ class ExportFormScreen(ModalScreen[ExportRequest | None]):
     CSS_PATH = "export_form.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="export_form.cancel")]
 
-    def __init__(self, kind: str = "subject", *, subject: str = "") -> None:
+    def __init__(self, kind: str = "subject", *, subject: str = "",
+                 log_filter: LogFilter | None = None) -> None:
+        """`log_filter`: the log browser's current view, exported as it is (shown, not
+        edited: the words and level rows give way to it)."""
         super().__init__()
         self.kind = kind
         self.subject = subject
+        self.log_filter = log_filter
         self.submit: Any = None
 
     def _row(self, label: str, widget: Any, row_id: str) -> Horizontal:
@@ -60,6 +67,8 @@ class ExportFormScreen(ModalScreen[ExportRequest | None]):
                             "subject")
             yield self._row("Categories", Input(placeholder="all (or e.g. employees,payroll)",
                                                 id="categories", compact=True), "categories")
+            yield self._row("Log view", Static(literal(_describe(self.log_filter)),
+                                               id="view-filter"), "view")
             yield self._row("Log filter", Input(placeholder='words ("a phrase", -word)',
                                                 id="text", compact=True), "text")
             yield self._row("Log level", Input(placeholder="e.g. warn+ or error,crit",
@@ -106,7 +115,9 @@ class ExportFormScreen(ModalScreen[ExportRequest | None]):
         kind = str(self.query_one("#kind", Select).value)
         protection = str(self.query_one("#protection", Select).value)
         shown = {"subject": kind == "subject", "categories": kind == "handover",
-                 "text": kind == "logs", "level": kind == "logs",
+                 "view": kind == "logs" and self.log_filter is not None,
+                 "text": kind == "logs" and self.log_filter is None,
+                 "level": kind == "logs" and self.log_filter is None,
                  "purpose": kind != "backup", "reference": kind != "backup",
                  "to": kind != "backup", "recipients": protection == "recipients",
                  "passphrase": protection == "passphrase",
@@ -128,7 +139,8 @@ class ExportFormScreen(ModalScreen[ExportRequest | None]):
             passphrase = self.query_one("#passphrase", Input).value
             if passphrase != self.query_one("#passphrase2", Input).value:
                 raise ValidationError("passphrase", "the two passphrases differ")
-        return ExportRequest(kind, collected, passphrase)
+        return ExportRequest(kind, collected, passphrase,
+                             log_filter=self.log_filter if kind == "logs" else None)
 
     @on(Button.Pressed, "#start")
     @on(Input.Submitted)
@@ -162,3 +174,15 @@ class ExportFormScreen(ModalScreen[ExportRequest | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _describe(flt: LogFilter | None) -> str:
+    """The view's filters in one line, as the browser's chips name them."""
+    if flt is None:
+        return ""
+    parts = []
+    for name, value in flt.describe().items():
+        if name == "levels":
+            value = [LABELS[Level(v)] for v in value]  # type: ignore[union-attr]
+        parts.append(f"{name} {','.join(map(str, value)) if isinstance(value, list) else value}")
+    return " · ".join(parts) or "every entry (no filters)"
