@@ -25,6 +25,9 @@ class _RowForm(ModalScreen[Any]):
     """A titled box of label/input rows, an error line and two buttons."""
 
     CSS_PATH = "request_forms.tcss"
+    # Its rules are scoped to this class (a stylesheet loaded by any screen applies to
+    # every screen after it: unscoped, '.form-buttons' here set other forms' buttons).
+    DEFAULT_CLASSES = "request-form"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="request_form.cancel")]
     TITLE_TEXT = ""
     GO = "Save"
