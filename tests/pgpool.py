@@ -13,20 +13,12 @@ import queue
 import threading
 from collections.abc import Callable
 
+from console.jobs.leases import process_alive, this_host
+
 # Databases of a run are named flowpro_t_<pid>_<n>: a later run drops those whose process
 # is gone (a worker killed mid-run cannot drop its own).
 PREFIX = "flowpro_t_"
 READY = 2
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ClonePool:
@@ -99,6 +91,6 @@ def orphans(names: list[str]) -> list[str]:
     found = []
     for name in names:
         pid = name.removeprefix(PREFIX).split("_", 1)[0]
-        if name.startswith(PREFIX) and pid.isdigit() and not _alive(int(pid)):
+        if name.startswith(PREFIX) and pid.isdigit() and not process_alive(this_host(), int(pid)):
             found.append(name)
     return found
