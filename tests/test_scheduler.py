@@ -183,9 +183,10 @@ def test_sigterm_stops_cleanly_and_the_next_scheduler_continues(db, root, config
     hold.touch()  # step 6 waits until SIGTERM has arrived: the stop lands mid-step
     first = schedulers(config)
     first.wait_for_log("scheduler started")
-    # The step waits holding no lock: a step holding the write lock would keep the
-    # scheduler's own writes (and so its signal handler) waiting for the busy timeout.
-    queued = jobs.start_run(db, root, "test-rows", {"count": "40", "delay": "0.02",
+    # The step waits holding no lock (test-loose-rows: test-rows' steps run inside their
+    # write transaction, so the scheduler's own writes, and its signal handler with them,
+    # waited for the 15 s busy timeout whenever a lease renewal fell in the wait).
+    queued = jobs.start_run(db, root, "test-loose-rows", {"count": "40", "delay": "0.02",
                                                     "hold_file": str(hold),
                                                     "hold_after": "5", "hold_first": "true"},
                             where=jobs.Where.SCHEDULER)
