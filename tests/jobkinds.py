@@ -138,7 +138,7 @@ class TestRowsLoose(_Rows):
 
     name = "test-loose-rows"
     title = "Test: numbered rows, steps outside a transaction"
-    description = "Writes numbers 1..count, each step committed on its own (tests only)"
+    description = "Numbers 1..count, each step committed on its own (tests only)"
     transactional = False
 
 

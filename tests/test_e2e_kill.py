@@ -119,6 +119,20 @@ def open_kind_list(admin) -> None:
                 raise
 
 
+def pick_last_kind(admin) -> None:
+    """End and Enter in the open list pick the last kind, test-rows. Under load they can
+    land before the list has the focus (CI saw the list open, nothing picked); while it
+    is still open, pressing them again is safe."""
+    for attempt in range(3):
+        admin.keys("End", "Enter")
+        try:
+            admin.wait_for("Writes numbers", timeout=10)
+            return
+        except AssertionError:
+            if attempt == 2 or "Database backup" not in admin.screen():
+                raise
+
+
 def test_killed_during_a_running_job_it_resumes_exactly_once(e2e: E2eWorld) -> None:
     with e2e.explained():
         admin = e2e.admin_terminal_with_test_jobs()
@@ -128,8 +142,7 @@ def test_killed_during_a_running_job_it_resumes_exactly_once(e2e: E2eWorld) -> N
         admin.keys("s")
         admin.wait_for("Start a job", "No scheduler is running")  # kinds and plan loaded
         open_kind_list(admin)
-        admin.keys("End", "Enter")  # the last kind: the test kind
-        admin.wait_for("Writes numbers")
+        pick_last_kind(admin)
         admin.keys("Tab", "C-u")
         admin.type("40")
         admin.keys("Tab", "Tab", "C-u")  # batch stays 1; the delay
