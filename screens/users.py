@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Static
 
 from console.display import literal, local_time
@@ -159,7 +160,10 @@ class UsersScreen(AreaScreen):
         self.refresh_bindings()
 
     def selected(self) -> UserInfo | None:
-        table = self.query_one("#users-table", DataTable)
+        try:
+            table = self.query_one("#users-table", DataTable)
+        except NoMatches:  # the screen is being taken down (its keys still asked for)
+            return None
         if not self.users or table.row_count == 0:
             return None
         try:

@@ -72,8 +72,11 @@ class KeyBar(Footer):
             self.call_after_refresh(self._recompose_if_changed)
 
     async def _recompose_if_changed(self) -> None:
-        if self.is_attached and (self._keys() != self._composed_keys
-                                 or self._width() != self._composed_width):
+        # Not while another screen is in front: this one may be being taken down (its
+        # widgets gone, its check_action failing); resuming it announces its keys again.
+        if not self.is_attached or self.app.screen is not self.screen:
+            return
+        if self._keys() != self._composed_keys or self._width() != self._composed_width:
             await self.recompose()
 
     def _width(self) -> int:
