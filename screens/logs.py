@@ -205,6 +205,8 @@ class LogsScreen(AreaScreen):
         self._fetch(req, anchor)
 
     def _fetch(self, req: Request, anchor: int | None, found: list | None = None) -> None:
+        flt = self.flt
+
         def done(page: Page, summary: stats.Overview | None = None) -> None:
             if self.view.pending is not req:
                 return  # superseded (a new filter, a jump): stop scanning for it
@@ -221,7 +223,6 @@ class LogsScreen(AreaScreen):
             elif self._after_page is not None and req.reason == "last":
                 self._after_first_page()
 
-        flt = self.flt
         if (self._after_page is flt and req.reason == "last" and anchor is None
                 and found is None and not flt.text):
             # A new filter without words: rows, count and sparkline from one worker, so

@@ -15,7 +15,7 @@ from console import clock as clock_module
 from console.clock import FrozenClock
 from console.config import Settings, parse_settings
 from console.principal import Principal, os_principal
-from tests.pgpool import ClonePool, orphans
+from tests.pgpool import PREFIX, ClonePool, orphans
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "Correct-Horse-Battery-77"
@@ -112,7 +112,7 @@ def _drop_orphans() -> None:
 
     with psycopg.connect(host=PG_SOCKET, dbname="postgres", user="root") as conn:
         names = [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'flowpro\\_t\\_%'")]
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (PREFIX,))]
     for name in orphans(names):
         _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -66,8 +66,12 @@ def histogram(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) 
     """Entries per time bar and level over the filter's range (or everything stored),
     from the rollups: milliseconds whatever the range. Needs logs.read."""
     actor.require(Permission.LOGS_READ)
+    return _histogram_over(db, flt, bars, _range_seconds(db, flt))
+
+
+def _histogram_over(db: Session, flt: LogFilter, bars: int,
+                    rng: tuple[int, int] | None) -> Histogram:
     bars = max(1, min(bars, 1000))
-    rng = _range_seconds(db, flt)
     exact = not (flt.text or flt.regex or flt.hosts is not None)
     if rng is None:
         return Histogram(0, 300, [{} for _ in range(bars)], exact)
@@ -93,7 +97,11 @@ def approximate_count(db: Session, actor: Principal, flt: LogFilter) -> int:
     the full-text index (an upper bound when other filters apply too). Regex and host
     filters are not applied. Needs logs.read."""
     actor.require(Permission.LOGS_READ)
-    rng = _range_seconds(db, flt)
+    return _count_over(db, actor, flt, _range_seconds(db, flt))
+
+
+def _count_over(db: Session, actor: Principal, flt: LogFilter,
+                rng: tuple[int, int] | None) -> int:
     if rng is None:
         return 0
     start, end = rng
@@ -117,8 +125,10 @@ def overview(db: Session, actor: Principal, flt: LogFilter, *, bars: int = 60) -
     shows above and below its rows after a new filter, read in one session so that the
     two arrive (and are painted) at once; with whether messages come masked. Needs
     logs.read."""
-    actor = actor.checked()  # one live check for the three questions
-    return Overview(approximate_count(db, actor, flt), histogram(db, actor, flt, bars=bars),
+    actor = actor.checked()  # one live check for the questions below
+    actor.require(Permission.LOGS_READ)
+    rng = _range_seconds(db, flt)  # the store's ends: once for both
+    return Overview(_count_over(db, actor, flt, rng), _histogram_over(db, flt, bars, rng),
                     masked=not sees_pii(actor))
 
 
